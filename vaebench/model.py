@@ -1,0 +1,123 @@
+"""The seed architecture: MLP encoder and decoder, as stacked parameters of M models and as nn.Module.
+
+Stacked parameters live in one flat buffer of shape [M, P] per group of same-shaped models: first every
+weight matrix (so the L2 term is one reduction over ``flat[:, :n_weights]``), then every bias. A layer's
+weight is viewed as [M, in, out] and applied with one batched matmul, ``baddbmm(b, h, W)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One dense layer inside the flat buffer: shapes and offsets."""
+
+    n_in: int
+    n_out: int
+    w_at: int
+    b_at: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each layer of the encoder and decoder sits in the flat parameter vector."""
+
+    encoder: tuple[Layer, ...]
+    decoder: tuple[Layer, ...]
+    n_weights: int
+    n_params: int
+
+    @staticmethod
+    def build(data_dim: int, latent_dim: int, hidden: tuple[int, ...], stochastic: bool) -> Layout:
+        enc_sizes = [data_dim, *hidden, latent_dim * (2 if stochastic else 1)]
+        dec_sizes = [latent_dim, *hidden, data_dim]
+        pairs = list(zip(enc_sizes[:-1], enc_sizes[1:], strict=True))
+        pairs += list(zip(dec_sizes[:-1], dec_sizes[1:], strict=True))
+        n_weights = sum(i * o for i, o in pairs)
+        layers, w_at, b_at = [], 0, n_weights
+        for i, o in pairs:
+            layers.append(Layer(i, o, w_at, b_at))
+            w_at += i * o
+            b_at += o
+        n_enc = len(enc_sizes) - 1
+        return Layout(tuple(layers[:n_enc]), tuple(layers[n_enc:]), n_weights, b_at)
+
+
+def init_flat(layout: Layout, rng: np.random.Generator) -> np.ndarray:
+    """One model's initial parameters, float32 [P]: W and b ~ U(−1/√in, 1/√in), as nn.Linear's default."""
+    flat = np.empty(layout.n_params, dtype=np.float32)
+    for layer in layout.encoder + layout.decoder:
+        bound = 1.0 / np.sqrt(layer.n_in)
+        nw = layer.n_in * layer.n_out
+        flat[layer.w_at:layer.w_at + nw] = rng.uniform(-bound, bound, nw)
+        flat[layer.b_at:layer.b_at + layer.n_out] = rng.uniform(-bound, bound, layer.n_out)
+    return flat
+
+
+def mlp(flat: Tensor, layers: tuple[Layer, ...], h: Tensor) -> Tensor:
+    """Apply an MLP (ReLU between layers, none after the last) to ``h`` [M, B, in] for M models at once."""
+    m = flat.shape[0]
+    for i, layer in enumerate(layers):
+        w = flat[:, layer.w_at:layer.w_at + layer.n_in * layer.n_out].view(m, layer.n_in, layer.n_out)
+        b = flat[:, layer.b_at:layer.b_at + layer.n_out].unsqueeze(1)
+        h = torch.baddbmm(b, h, w)
+        if i < len(layers) - 1:
+            h = torch.relu(h)
+    return h
+
+
+class MLPVAE(nn.Module):
+    """A trained model as a plain ``nn.Module``, usable outside vaebench.
+
+    ``encode(x)`` maps [n, 2] to ``(mu, logvar)``, each [n, d] (``logvar`` is −inf for deterministic
+    encoders: q(z|x) is a point mass); ``decode(z)`` maps [n, d] to the reconstruction mean [n, 2];
+    ``forward(x)`` decodes the mean, ``decode(encode(x)[0])``.
+    """
+
+    def __init__(self, latent_dim: int, hidden: tuple[int, ...], stochastic: bool = True, data_dim: int = 2):
+        super().__init__()
+        self.latent_dim, self.stochastic = latent_dim, stochastic
+
+        def stack(sizes: list[int]) -> nn.Sequential:
+            mods: list[nn.Module] = []
+            for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+                mods.append(nn.Linear(a, b))
+                if i < len(sizes) - 2:
+                    mods.append(nn.ReLU())
+            return nn.Sequential(*mods)
+
+        self.encoder = stack([data_dim, *hidden, latent_dim * (2 if stochastic else 1)])
+        self.decoder = stack([latent_dim, *hidden, data_dim])
+
+    @classmethod
+    def from_flat(cls, latent_dim: int, hidden: tuple[int, ...], stochastic: bool,
+                  flat: Tensor | None) -> MLPVAE:
+        """Build the module and, if ``flat`` [P] is given, copy one model's stacked parameters into it."""
+        model = cls(latent_dim, tuple(hidden), stochastic)
+        if flat is not None:
+            layout = Layout.build(2, latent_dim, tuple(hidden), stochastic)
+            linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+            with torch.no_grad():
+                for lin, layer in zip(linears, layout.encoder + layout.decoder, strict=True):
+                    w = flat[layer.w_at:layer.w_at + layer.n_in * layer.n_out].view(layer.n_in, layer.n_out)
+                    lin.weight.copy_(w.T)
+                    lin.bias.copy_(flat[layer.b_at:layer.b_at + layer.n_out])
+        return model.eval()
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.encoder(x)
+        if self.stochastic:
+            return out[..., :self.latent_dim], out[..., self.latent_dim:]
+        return out, torch.full_like(out, -torch.inf)
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x)[0])

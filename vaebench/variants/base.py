@@ -1,0 +1,97 @@
+"""The interface every variant implements: a params dataclass plus its loss terms.
+
+A variant never trains anything itself: the engine (:mod:`vaebench.engine`) computes the encoder and
+decoder outputs of M models at once and hands them over in a :class:`LossInputs`; the variant returns its
+loss terms, one number per model. The engine adds the L2 term and differentiates ``total``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from vaebench.config import RunConfig
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """A variant without parameters of its own."""
+
+
+@dataclass
+class LossInputs:
+    """What a variant's loss sees at one step, for M models at once.
+
+    ``x``, ``recon``: [M, B, 2] data batch and decoder mean. ``mu``, ``logvar``, ``z``: [M, B, d] encoder
+    mean, log-variance (None for deterministic variants) and the latent fed to the decoder. ``prior``:
+    [M, B, d] samples of N(0, I), present when the variant sets ``needs_prior``. ``beta``: [M], β(t) at
+    this step. ``recon_var``: [M], σ² of the Gaussian decoder. ``params``: the variant's parameters, each
+    a tensor [M]. ``step``/``steps``: this step (0-based) and the run length.
+    """
+
+    x: Tensor
+    recon: Tensor
+    mu: Tensor
+    logvar: Tensor | None
+    z: Tensor
+    prior: Tensor | None
+    beta: Tensor
+    recon_var: Tensor
+    params: dict[str, Tensor]
+    step: int
+    steps: int
+
+
+class Variant:
+    """Base class: subclass, set ``name`` and ``Params``, implement :meth:`loss`, decorate with
+    ``@register_variant``."""
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    stochastic: ClassVar[bool] = True  # encoder gives (μ, log σ²) and z is sampled; else z = μ
+    needs_prior: ClassVar[bool] = False  # engine passes N(0, I) samples in LossInputs.prior
+    trainable: ClassVar[bool] = True  # False: an analytic model, nothing to train
+    reference: ClassVar[str] = ""
+
+    def loss(self, inp: LossInputs) -> dict[str, Tensor]:
+        """Loss terms per model, each a tensor [M]; must contain ``"total"`` (without the L2 term)."""
+        raise NotImplementedError
+
+    def resolve_params(self, given: dict[str, Any]) -> dict[str, float]:
+        """Validate ``given`` against ``Params`` and fill in its defaults; errors name ``params.KEY``."""
+        fields = {f.name: f for f in dataclasses.fields(self.Params)}
+        for key, value in given.items():
+            if key not in fields:
+                allowed = sorted(fields) or "none"
+                raise ValueError(f"params.{key} = {value!r}: unknown parameter of variant {self.name!r} "
+                                 f"(allowed: {allowed})")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"params.{key} = {value!r}: must be a finite number")
+        p = self.Params(**{k: float(v) for k, v in given.items()})
+        resolved = {k: float(v) for k, v in dataclasses.asdict(p).items()}
+        self.check_params(resolved)
+        return resolved
+
+    def check_params(self, params: dict[str, float]) -> None:
+        """Range checks of the variant's parameters (raise ValueError naming ``params.KEY``)."""
+
+    def check_config(self, cfg: RunConfig) -> None:
+        """Checks that tie the variant to other fields of the run (e.g. probit needs a 2-D latent)."""
+
+    def module(self, cfg: RunConfig, flat: Tensor | None) -> nn.Module:
+        """The trained model as a plain ``nn.Module`` built from one row of stacked parameters."""
+        from vaebench.model import MLPVAE
+
+        return MLPVAE.from_flat(cfg.latent_dim, cfg.hidden, self.stochastic, flat)
+
+
+def require_nonneg(params: dict[str, float], *names: str) -> None:
+    """Raise a ValueError for any ``params[name] < 0``."""
+    for n in names:
+        if params[n] < 0:
+            raise ValueError(f"params.{n} = {params[n]!r}: must be a number >= 0")
