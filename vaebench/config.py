@@ -32,7 +32,8 @@ def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     return int(value)
 
 
-def check_float(name: str, value: Any, low: float, high: float = math.inf, *, open_low: bool = False) -> float:
+def check_float(name: str, value: Any, low: float, high: float = math.inf, *,
+                open_low: bool = False) -> float:
     """Return ``value`` as a finite float in [low, high] (or (low, high] with ``open_low``), else raise."""
     op = ">" if open_low else ">="
     allowed = f"must be a finite number {op} {low:g}" + (f" and <= {high:g}" if high < math.inf else "")
