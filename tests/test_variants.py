@@ -24,7 +24,8 @@ def inputs(params=None, step=0, steps=100, stochastic=True):
     z = t(Z) if stochastic else t(MU)
     return LossInputs(t(X), t(R), t(MU), t(LOGVAR) if stochastic else None, z,
                       t(PRIOR), t(BETA), torch.tensor([0.5, 0.5], dtype=torch.float64),
-                      {k: torch.tensor(v, dtype=torch.float64) for k, v in (params or {}).items()}, step, steps)
+                      {k: torch.tensor(v, dtype=torch.float64) for k, v in (params or {}).items()},
+                      step, steps)
 
 
 SSE = ((X - R) ** 2).sum(-1).mean(-1)  # recon with σ² = 0.5
