@@ -10,7 +10,6 @@ finite parameters and reported as diverged; the others are untouched.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from torch import nn
 
 from vaebench.config import RunConfig
 from vaebench.data import sample
-from vaebench.model import Layout, init_flat, mlp
+from vaebench.model import Layout, StackedMLP, init_flat, pad_index, padded_hidden
 from vaebench.schedules import beta_table
 from vaebench.seeding import stream_rng, stream_seed
 from vaebench.variants import LossInputs, get_variant
@@ -86,7 +85,7 @@ def train(configs: Sequence[RunConfig], device: str | None = None, log_every: in
 class _Streams:
     """Per-model minibatch indices (a fresh permutation each epoch), noise and prior draws, by chunk."""
 
-    def __init__(self, cfgs: list[RunConfig], shape: tuple[int, int], noise: bool, prior: bool):
+    def __init__(self, cfgs: list[RunConfig], noise: bool, prior: bool):
         self.n, self.b, self.d = cfgs[0].n_train, cfgs[0].batch_size, cfgs[0].latent_dim
         self.idx_rng = [stream_rng(c.seed, "batches") for c in cfgs]
         self.noise_rng = [stream_rng(c.seed, "noise") for c in cfgs] if noise else None
@@ -101,17 +100,109 @@ class _Streams:
         return buf[:count]
 
     def chunk(self, steps: int, device: str):
+        """Indices [steps, M, B], noise [steps, M, d, B] (feature-major, as the engine's activations)
+        and prior samples [steps, M, B, d]; each model's draws are the same whatever M is."""
         shape = (steps, self.b, self.d)
         idx = np.stack([self._indices(m, steps * self.b).reshape(steps, self.b)
-                        for m in range(len(self.pending))], axis=1)  # [steps, M, B]
+                        for m in range(len(self.pending))], axis=1)
 
         def normal(rngs):
             if rngs is None:
                 return None
-            z = np.stack([r.standard_normal(shape, dtype=np.float32) for r in rngs], axis=1)
-            return torch.from_numpy(z).to(device)
+            return torch.from_numpy(np.stack([r.standard_normal(shape, dtype=np.float32) for r in rngs],
+                                             axis=1)).to(device)
 
-        return torch.from_numpy(idx).to(device), normal(self.noise_rng), normal(self.prior_rng)
+        noise = normal(self.noise_rng)
+        noise = None if noise is None else noise.transpose(2, 3).contiguous()
+        return torch.from_numpy(idx).to(device), noise, normal(self.prior_rng)
+
+
+class _Group:
+    """The training state of one group of M same-shaped models and its step.
+
+    Parameters live in one flat buffer [M, P] of the padded layout (:func:`padded_hidden`); the forward
+    pass and the MLP's backward are hand-written (:class:`StackedMLP`), only the variant's loss, a few
+    small [M, B, d] tensors, goes through autograd. Adam is one fused kernel over the whole buffer.
+    """
+
+    def __init__(self, cfgs: list[RunConfig], variant):
+        c0, dev = cfgs[0], cfgs[0].device
+        self.variant, self.m, self.d, self.steps = variant, len(cfgs), c0.latent_dim, c0.steps
+        self.layout = Layout.build(2, self.d, c0.hidden, variant.stochastic)
+        wide = Layout.build(2, self.d, padded_hidden(c0.hidden), variant.stochastic)
+        self.index = torch.from_numpy(pad_index(self.layout, wide)).to(dev)
+        init = np.stack([init_flat(self.layout, stream_rng(c.seed, "init")) for c in cfgs])
+        # a row length that is a multiple of 64 floats puts every model's parameters at the same offset
+        # from the vector/thread chunk boundaries of elementwise kernels (fused Adam's vector path and
+        # scalar tail round differently): model m's numbers then do not depend on M
+        self.flat = torch.zeros(self.m, -(-wide.n_params // 64) * 64, device=dev)
+        self.tail = torch.zeros(self.m, self.flat.shape[1] - wide.n_params, device=dev)
+        self.flat[:, self.index] = torch.from_numpy(init).to(dev)
+        self.weights = self.flat[:, :wide.n_weights]
+        self.grad = torch.zeros_like(self.flat)
+        self.exp1, self.exp2 = torch.zeros_like(self.flat), torch.zeros_like(self.flat)  # Adam's moments
+        self.delta = torch.zeros_like(self.flat)
+        self.step_count = torch.zeros((), device=dev)
+        self.encoder, self.decoder = StackedMLP(self.flat, wide.encoder), StackedMLP(self.flat, wide.decoder)
+        data = np.stack([sample(c.dataset, c.n_train, stream_seed(c.seed, "data")) for c in cfgs])
+        self.data = torch.from_numpy(data).to(dev).transpose(1, 2).contiguous()  # [M, 2, n_train]
+
+        def per_model(values) -> torch.Tensor:
+            return torch.tensor(np.asarray(values, dtype=np.float32), device=dev)
+
+        self.betas = per_model(np.stack([beta_table(c) for c in cfgs], axis=1))  # [steps, M]
+        self.lr, self.l2, self.recon_var = (per_model([getattr(c, f) for c in cfgs])
+                                            for f in ("lr", "l2", "recon_var"))
+        self.two_l2 = (2 * self.l2).unsqueeze(-1)
+        self.params = {k: per_model([c.params[k] for c in cfgs]) for k in c0.params}
+        self.alive = torch.ones(self.m, dtype=torch.bool, device=dev)
+        self.died_at = torch.full((self.m,), -1, dtype=torch.long, device=dev)
+
+    def step(self, t: int, idx: torch.Tensor, noise: torch.Tensor | None, prior: torch.Tensor | None
+             ) -> dict[str, torch.Tensor]:
+        """One training step at step ``t``: minibatch indices [M, B], noise [M, d, B] (or None), prior
+        samples [M, B, d] (or None). Returns the loss terms [M] (``total`` includes the L2 term)."""
+        d, variant = self.d, self.variant
+        x = torch.gather(self.data, 2, idx.unsqueeze(1).expand(-1, 2, -1))  # [M, 2, B]
+        enc, enc_inputs = self.encoder.forward(x)
+        enc.requires_grad_(True)
+        if variant.stochastic:
+            mu, logvar = enc[:, :d].transpose(1, 2), enc[:, d:].transpose(1, 2)
+            spread = torch.exp(0.5 * logvar) * noise.transpose(1, 2)
+            z = mu + spread
+        else:
+            mu, logvar, z = enc.transpose(1, 2), None, enc.transpose(1, 2)
+        recon, dec_inputs = self.decoder.forward(z.detach().transpose(1, 2))
+        recon.requires_grad_(True)
+        terms = variant.loss(LossInputs(x.transpose(1, 2), recon.transpose(1, 2), mu, logvar, z, prior,
+                                        self.betas[t], self.recon_var, self.params, t, self.steps))
+        objective = torch.where(self.alive, terms["total"], 0.0).sum()
+        g_enc, g_recon = torch.autograd.grad(objective, (enc, recon), allow_unused=True,
+                                             materialize_grads=True)
+        with torch.no_grad():
+            g_z, dec_w, dec_b = self.decoder.backward(dec_inputs, g_recon, input_grad=True)
+            if variant.stochastic:  # through z = μ + exp(½ log σ²)·ε
+                g_enc = torch.cat([g_enc[:, :d] + g_z, g_enc[:, d:] + 0.5 * g_z * spread.transpose(1, 2)], 1)
+            else:
+                g_enc = g_enc + g_z
+            _, enc_w, enc_b = self.encoder.backward(enc_inputs, g_enc, input_grad=False)
+            torch.cat([w.view(self.m, -1) for w in enc_w + dec_w] + enc_b + dec_b + [self.tail], 1,
+                      out=self.grad)
+            self.grad[:, :self.weights.shape[1]].addcmul_(self.weights, self.two_l2)  # ∂(λ·Σw²)/∂w
+            terms["l2"] = self.l2 * torch.linalg.vecdot(self.weights, self.weights)
+            total = terms["total"] + terms["l2"]
+            ok = torch.isfinite(total) & torch.isfinite((self.grad * 0).sum(-1))  # exact: finite·0 = 0
+            self.died_at = torch.where(self.alive & ~ok, t, self.died_at)
+            self.alive = self.alive & ok
+            self.grad.nan_to_num_(0.0, 0.0, 0.0)  # a dead model's update is multiplied by lr = 0 below
+            _adam(self.flat, self.grad, self.exp1, self.exp2, self.delta, self.step_count,
+                  self.lr * self.alive, t + 1)
+        terms["total"] = total
+        return terms
+
+    def unpadded(self) -> torch.Tensor:
+        """The trained parameters in the public :class:`Layout`, [M, P], on the CPU."""
+        return self.flat[:, self.index].cpu()
 
 
 def _train_group(cfgs: list[RunConfig], log_every: int | None,
@@ -120,59 +211,29 @@ def _train_group(cfgs: list[RunConfig], log_every: int | None,
     c0, variant = cfgs[0], get_variant(cfgs[0].variant)
     if not variant.trainable:
         return [TrainResult(c, "ok", pd.DataFrame({"step": []}), variant.module(c, None), 0.0) for c in cfgs]
-    dev, m_models, steps, d = c0.device, len(cfgs), c0.steps, c0.latent_dim
-    layout = Layout.build(2, d, c0.hidden, variant.stochastic)
-    flat = torch.from_numpy(np.stack([init_flat(layout, stream_rng(c.seed, "init")) for c in cfgs])).to(dev)
-    data = torch.from_numpy(np.stack([sample(c.dataset, c.n_train, stream_seed(c.seed, "data"))
-                                      for c in cfgs])).to(dev)
-
-    def per_model(values) -> torch.Tensor:
-        return torch.tensor(np.asarray(values, dtype=np.float32), device=dev)
-
-    betas = per_model(np.stack([beta_table(c) for c in cfgs], axis=1))  # [steps, M]
-    lr, l2, recon_var = (per_model([getattr(c, f) for c in cfgs]) for f in ("lr", "l2", "recon_var"))
-    params = {k: per_model([c.params[k] for c in cfgs]) for k in c0.params}
-    exp1, exp2 = torch.zeros_like(flat), torch.zeros_like(flat)  # Adam's moment estimates
-    alive = torch.ones(m_models, dtype=torch.bool, device=dev)
-    died_at = torch.full((m_models,), -1, dtype=torch.long, device=dev)
+    dev, m_models, steps = c0.device, len(cfgs), c0.steps
+    group = _Group(cfgs, variant)
     every = log_every or max(1, steps // 100)
     logged_steps, logged, names = [], [], None
-    streams = _Streams(cfgs, (c0.batch_size, d), variant.stochastic, variant.needs_prior)
-    flat.requires_grad_(True)
+    streams = _Streams(cfgs, variant.stochastic, variant.needs_prior)
     for t0 in range(0, steps, CHUNK):
         n_chunk = min(CHUNK, steps - t0)
         idx, noise, prior = streams.chunk(n_chunk, dev)
         for j in range(n_chunk):
             t = t0 + j
-            x = torch.gather(data, 1, idx[j].unsqueeze(-1).expand(-1, -1, 2))
-            enc = mlp(flat, layout.encoder, x)
-            if variant.stochastic:
-                mu, logvar = enc[..., :d], enc[..., d:]
-                z = mu + torch.exp(0.5 * logvar) * noise[j]
-            else:
-                mu, logvar, z = enc, None, enc
-            recon = mlp(flat, layout.decoder, z)
-            terms = variant.loss(LossInputs(x, recon, mu, logvar, z, None if prior is None else prior[j],
-                                            betas[t], recon_var, params, t, steps))
-            terms["l2"] = l2 * flat[:, :layout.n_weights].square().sum(-1)
-            total = terms["total"] + terms["l2"]
-            (grad,) = torch.autograd.grad(torch.where(alive, total, 0.0).sum(), flat)
-            with torch.no_grad():
-                ok = torch.isfinite(total) & torch.isfinite(grad).all(-1)
-                died_at = torch.where(alive & ~ok, t, died_at)
-                alive = alive & ok
-                grad = torch.where(alive.unsqueeze(-1), grad, 0.0)
-                _adam(flat, grad, exp1, exp2, lr * alive, t + 1)
-                if t % every == 0 or t == steps - 1:
-                    terms["total"], terms["beta"] = total, betas[t]
-                    names = names or [k for k in terms if k != "total"] + ["total"]
-                    logged.append(torch.stack([terms[k].detach() for k in names]))
-                    logged_steps.append(t)
+            terms = group.step(t, idx[j], None if noise is None else noise[j],
+                               None if prior is None else prior[j])
+            if t % every == 0 or t == steps - 1:
+                terms["beta"] = group.betas[t]
+                terms["total"] = terms.pop("total")
+                names = names or list(terms)
+                logged.append(torch.stack([terms[k].detach() for k in names]))
+                logged_steps.append(t)
         if progress is not None:
             progress(n_chunk * m_models)
-    flat = flat.detach().cpu()
+    flat = group.unpadded()
     history = torch.stack(logged).cpu().numpy()  # [n_logged, n_terms, M]
-    died = died_at.cpu().numpy()
+    died = group.died_at.cpu().numpy()
     seconds = (time.perf_counter() - start) / m_models
     results = []
     for m, c in enumerate(cfgs):
@@ -187,9 +248,21 @@ def _train_group(cfgs: list[RunConfig], log_every: int | None,
     return results
 
 
-def _adam(p: torch.Tensor, g: torch.Tensor, exp1: torch.Tensor, exp2: torch.Tensor,
-          lr: torch.Tensor, t: int) -> None:
-    """One Adam step (Kingma & Ba 2015) on [M, P] parameters with a per-model learning rate ``lr`` [M]."""
+def _adam_fused(p: torch.Tensor, g: torch.Tensor, exp1: torch.Tensor, exp2: torch.Tensor,
+                delta: torch.Tensor, step_count: torch.Tensor, lr: torch.Tensor, t: int) -> None:
+    """One Adam step (Kingma & Ba 2015) on [M, P] parameters with a per-model learning rate ``lr`` [M]:
+    PyTorch's fused Adam kernel computes the unit-rate update into ``delta``, then p += lr·delta."""
+    b1, b2 = ADAM_BETAS
+    delta.zero_()
+    step_count.fill_(t)
+    torch._fused_adam_([delta], [g], [exp1], [exp2], [], [step_count], lr=1.0, beta1=b1, beta2=b2,
+                       weight_decay=0.0, eps=ADAM_EPS, amsgrad=False, maximize=False)
+    p.addcmul_(delta, lr.unsqueeze(-1))
+
+
+def _adam_plain(p: torch.Tensor, g: torch.Tensor, exp1: torch.Tensor, exp2: torch.Tensor,
+                delta: torch.Tensor, step_count: torch.Tensor, lr: torch.Tensor, t: int) -> None:
+    """The same Adam step in plain tensor ops, for PyTorch builds without ``torch._fused_adam_``."""
     b1, b2 = ADAM_BETAS
     exp1.lerp_(g, 1 - b1)
     exp2.mul_(b2).addcmul_(g, g, value=1 - b2)
@@ -197,3 +270,4 @@ def _adam(p: torch.Tensor, g: torch.Tensor, exp1: torch.Tensor, exp2: torch.Tens
     p.sub_((lr / (1 - b1**t)).unsqueeze(-1) * exp1 / denom)
 
 
+_adam = _adam_fused if hasattr(torch, "_fused_adam_") else _adam_plain

@@ -14,6 +14,7 @@ import torch
 
 from vaebench.data import quadrant, sample
 from vaebench.engine import TrainResult
+from vaebench.metrics import evaluate, nan_metrics
 from vaebench.seeding import stream_rng, stream_seed
 
 N_EVAL = 5000
@@ -37,14 +38,23 @@ def eval_arrays(result: TrainResult, n_eval: int = N_EVAL) -> dict[str, np.ndarr
 
 
 def evaluate_run(result: TrainResult, n_eval: int = N_EVAL) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Metrics (name → number) and evaluation arrays of one run. Diverged runs get NaN metrics."""
+    """Metrics (name → float) and evaluation arrays of one run.
+
+    The metrics are ``n_eval``, the last logged training terms ``train_recon``, ``train_kl``,
+    ``train_mmd``, ``train_total`` (NaN where the variant has no such term) and every column of
+    :func:`vaebench.metrics.evaluate` (see :mod:`vaebench.metrics.suite`), computed on the held-out
+    evaluation set with the run's model, its ``recon_var`` and its own "metrics" random stream. Diverged
+    runs get NaN for every suite metric.
+    """
     arrays = eval_arrays(result, n_eval)
     metrics: dict[str, float] = {"n_eval": float(n_eval)}
     last = result.history.iloc[-1] if len(result.history) else None
     for col in ("recon", "kl", "mmd", "total"):
         metrics[f"train_{col}"] = float(last[col]) if last is not None and col in last else float("nan")
     if result.status != "ok":
-        metrics["mse"] = float("nan")
+        metrics.update(nan_metrics())
         return metrics, arrays
-    metrics["mse"] = float(np.mean((arrays["x"] - arrays["recon_mean"]) ** 2))
+    cfg = result.config
+    metrics.update(evaluate(arrays, model=result.model, recon_var=cfg.recon_var,
+                            seed=stream_seed(cfg.seed, "metrics")))
     return metrics, arrays

@@ -1,0 +1,196 @@
+"""run_study: one table per study whatever the shard size or executor, resume, extension, planning."""
+
+import shutil
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import vaebench.runner
+from vaebench import Grid, RunConfig, load_results
+from vaebench.engine import group_key
+from vaebench.grid import run_id
+from vaebench.runner import EXECUTORS, plan_shards, plan_study, run_study
+from vaebench.store import TIMING_COLUMNS, StudyError, load_artifacts, load_history, load_model
+
+TINY = {"name": "tiny", "n_train": 100, "steps": 20, "batch_size": 16, "hidden": [8], "n_eval": 64}
+
+
+def tiny_grid(seeds=(0, 1)) -> Grid:
+    """10 runs: a 2-D and a 1-D VAE at two β and two seeds, one WAE, the probit reference."""
+    return Grid(study=TINY, axes={"latent_dim": [2, 1], "beta": [0.01, 0.1], "seed": list(seeds)},
+                subgrids={"wae": {"variant": ["wae"], "beta": [10.0], "seed": [0]},
+                          "probit": {"variant": ["probit"], "seed": [0]}})
+
+
+def without_timings(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=TIMING_COLUMNS).sort_values("run_id").reset_index(drop=True)
+
+
+def parts(out) -> set:
+    return {p.name for p in (out / "results").glob("part-*.parquet")}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    return out, run_study(tiny_grid(), out, shard_size=64, progress=False, threads=1)
+
+
+def test_one_row_per_run_with_config_metrics_and_timings(reference):
+    out, df = reference
+    grid = tiny_grid()
+    assert list(df["run_id"]) == [run_id(c) for c in grid.configs()]  # grid order
+    assert (df["status"] == "ok").all() and df["diverged_step"].isna().all()
+    by_id = df.set_index("run_id")
+    for cfg in grid.configs():
+        row = by_id.loc[run_id(cfg)]
+        assert (row["variant"], row["latent_dim"], row["beta"], row["seed"], row["hidden"]) == \
+            (cfg.variant, cfg.latent_dim, cfg.beta, cfg.seed, "[8]")
+    assert "mse" in df.columns and (df["train_seconds"] >= 0).all() and (df["eval_seconds"] > 0).all()
+    assert df.set_index("variant").loc["probit", "mse"] < 1e-10  # Φ(Φ⁻¹(x)) = x
+    pd.testing.assert_frame_equal(load_results(out), df)
+
+
+def test_stored_weights_reproduce_the_stored_evaluation_arrays(reference):
+    out, df = reference
+    for rid in df["run_id"]:
+        arrays = load_artifacts(out, rid)
+        assert set(arrays) == {"x", "quadrant", "mu", "logvar", "z", "recon", "recon_mean", "generated"}
+        assert len(arrays["x"]) == TINY["n_eval"]
+        with torch.no_grad():
+            model = load_model(out, rid)
+            mu, _ = model.encode(torch.from_numpy(arrays["x"]))
+            recon_mean = model.decode(mu)
+        np.testing.assert_array_equal(mu.numpy(), arrays["mu"])
+        np.testing.assert_array_equal(recon_mean.numpy(), arrays["recon_mean"])
+    trained = df[df["variant"] == "vae"]["run_id"].iloc[0]
+    history = load_history(out, trained)
+    assert history["step"].iloc[-1] == TINY["steps"] - 1 and {"recon", "kl", "total"} <= set(history.columns)
+
+
+def test_running_the_same_study_again_trains_nothing(reference, tmp_path):
+    out = tmp_path / "again"
+    shutil.copytree(reference[0], out)
+    before = parts(out)
+    again = run_study(tiny_grid(), out, progress=False)
+    assert parts(out) == before
+    pd.testing.assert_frame_equal(again, reference[1])  # timings included: nothing was retrained
+
+
+def test_extending_the_grid_trains_only_the_new_runs(reference, tmp_path):
+    out = tmp_path / "grown"
+    shutil.copytree(reference[0], out)
+    before = parts(out)
+    grown = run_study(tiny_grid(seeds=(0, 1, 2)), out, progress=False, threads=1)
+    assert len(grown) == len(reference[1]) + 4
+    assert len(parts(out) - before) == 2  # the new seed's runs: one shard per latent size
+    old = grown.set_index("run_id").loc[reference[1]["run_id"]].reset_index()
+    pd.testing.assert_frame_equal(old, reference[1])  # stored rows, timings included, untouched
+
+
+def test_shard_size_does_not_change_the_table(reference, tmp_path):
+    small = run_study(tiny_grid(), tmp_path / "small", shard_size=1, progress=False, threads=1)
+    assert len(parts(tmp_path / "small")) == len(small)
+    pd.testing.assert_frame_equal(without_timings(small), without_timings(reference[1]), check_exact=True)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_table(reference, tmp_path):
+    table = run_study(tiny_grid(), tmp_path / "dask", executor="dask", workers=2, shard_size=3,
+                      progress=False)
+    pd.testing.assert_frame_equal(without_timings(table), without_timings(reference[1]), check_exact=True)
+
+
+def test_plan_shards_keeps_groups_apart_and_caps_their_size():
+    cfgs = tiny_grid(seeds=range(5)).configs()
+    shards = plan_shards(cfgs, 4)
+    assert sorted(i for s in shards for i in s) == list(range(len(cfgs)))
+    assert all(1 <= len(s) <= 4 and len({group_key(cfgs[i]) for i in s}) == 1 for s in shards)
+    # 10 runs per latent size in shards of 4 -> 3 + 3, plus wae and probit
+    assert sorted(len(s) for s in shards) == [1, 1, 2, 2, 4, 4, 4, 4]
+
+
+def test_a_shard_too_large_for_memory_is_refused_with_the_estimate(tmp_path):
+    grid = Grid(study={"n_train": 10_000_000, "batch_size": 1_000_000, "hidden": [4096, 4096]},
+                axes={"seed": [0, 1]})
+    with pytest.raises(ValueError, match=r"shard_size = 64: the largest shard needs about [\d.]+ GiB, more "
+                                         r"than the [\d.]+ GiB this machine allows"):
+        run_study(grid, tmp_path / "s", progress=False)
+    assert not (tmp_path / "s").exists()
+    assert plan_study(tiny_grid(), shard_size=4).shard_bytes < 2**30
+
+
+def test_a_different_n_eval_on_stored_runs_is_refused(reference, tmp_path):
+    out = tmp_path / "n_eval"
+    shutil.copytree(reference[0], out)
+    with pytest.raises(StudyError, match=r"n_eval = 100: the runs stored in .* evaluated with n_eval = 64"):
+        run_study(tiny_grid(), out, n_eval=100, progress=False)
+
+
+def test_options_are_validated_before_anything_is_written(tmp_path, monkeypatch):
+    cases = [(dict(shard_size=0), "shard_size = 0: must be an integer >= 1"),
+             (dict(executor="spark"), "executor = 'spark': must be one of ['dask', 'local']"),
+             (dict(scheduler="tcp://127.0.0.1:1"), "scheduler = 'tcp://127.0.0.1:1': only the dask executor"),
+             (dict(n_eval=2), "n_eval = 2: must be an integer >= 10"),
+             (dict(device="tpu"), "device = 'tpu': must be one of")]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            run_study(tiny_grid(), tmp_path / "s", progress=False, **kwargs)
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if the extra were not installed
+    extra = r"the dask executor needs the optional extra: pip install 'vaebench\[dask\]'"
+    with pytest.raises(ValueError, match=extra):
+        run_study(tiny_grid(), tmp_path / "s", executor="dask", progress=False)
+    assert not (tmp_path / "s").exists()
+
+
+def test_device_override_and_auto_are_resolved_into_the_run_ids():
+    grid = Grid(study={**TINY, "device": "auto"}, axes={"seed": [0]})
+    plan = plan_study(grid, device="cpu")
+    assert [c.device for c in plan.configs] == ["cpu"]
+    assert plan.run_ids == [run_id(grid.configs()[0].replace(device="cpu"))]
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert plan_study(grid).configs[0].device == expected
+
+
+def test_local_executor_pins_torch_threads_and_restores_them(tmp_path, monkeypatch):
+    seen, real = [], vaebench.runner.train
+
+    def spy(cfgs, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(cfgs, **kwargs)
+
+    monkeypatch.setattr(vaebench.runner, "train", spy)
+    caller = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        run_study(Grid(study=TINY, axes={"seed": [3]}), tmp_path / "default", progress=False)
+        run_study(Grid(study=TINY, axes={"seed": [3]}), tmp_path / "three", threads=3, progress=False)
+        assert seen == [1, 3] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(caller)
+    assert set(EXECUTORS) == {"local", "dask"}
+
+
+def test_progress_is_log_lines_off_a_terminal_and_a_bar_on_one(tmp_path, capsys, monkeypatch):
+    grid = Grid(study=TINY, axes={"seed": [0, 1]})
+    run_study(grid, tmp_path / "lines", shard_size=1, threads=1)
+    err = capsys.readouterr().err
+    assert "2 to train in 2 shards" in err and "1/2 runs stored" in err and "model-steps/s, ETA" in err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    run_study(grid, tmp_path / "bar", shard_size=1, threads=1)
+    err = capsys.readouterr().err
+    assert "model-step" in err and "runs 2/2" in err and "\r" in err
+    run_study(grid, tmp_path / "quiet", shard_size=1, threads=1, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_run_config_survives_the_table(reference):
+    from vaebench.store import config_from_row
+
+    df = reference[1]
+    for row in df.to_dict("records"):
+        assert run_id(config_from_row(row)) == row["run_id"]
+    assert isinstance(config_from_row(df.to_dict("records")[0]), RunConfig)

@@ -1,0 +1,319 @@
+"""Seeded study grids: a whole study from one TOML file, or the same in Python (:class:`Grid`).
+
+A grid file (TOML, read with the standard library's ``tomllib``) has up to three kinds of tables::
+
+    [study]                  # one value for every run: any RunConfig field, plus the study settings
+    name = "smoke"           #   name (default: the file's stem), n_eval (evaluation points per run,
+    n_eval = 5000            #   default 5000) and description
+    steps = 300
+    hidden = [30, 30]        #   a list- or table-valued field (hidden, params) takes one value here
+
+    [grid]                   # the main grid: every value is a non-empty list, an axis; its runs are
+    beta = [0.01, 0.1]       #   the Cartesian product of the axes, each crossed with [study]
+    seed = [0, 1]
+    hidden = [[30, 30], [64]]      # an axis of hidden is a list of lists
+    params.c_max = [1.0, 5.0]      # an axis of one variant parameter (or params = [{...}, {...}])
+
+    [grids.annealed]         # a named sub-grid, for axes that depend on another axis: crossed with
+    schedule = ["cyclical"]  #   [study] only (not with [grid]), and its axes may override [study]
+    cycles = [2, 4]          #   values. E.g. cycle counts only for cyclical runs, variant parameters
+                             #   only for that variant, a reference model at one seed.
+
+The study's runs are the union of the main grid's and every sub-grid's, in file order, without
+duplicates (equal run ids, see :func:`run_id`). Without a ``[grid]`` table the main grid is left out
+when there are sub-grids, and is the single run ``[study]`` describes when there are none. A key may
+not be both in ``[study]`` and in ``[grid]`` (say it once).
+
+Everything is validated when the grid is built, before anything trains: every run's
+:class:`~vaebench.config.RunConfig` is constructed. Errors are one line naming where, the key, the
+value and what is allowed, e.g. ``grid.beta = -1.0: must be a finite number >= 0`` or
+``study.foo: unknown key (allowed: ...)``. A study above :data:`MAX_RUNS` runs is refused with its
+count before any run is built.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from vaebench.config import RunConfig, check_int, config_fields
+
+MAX_RUNS = 100_000
+DEFAULT_N_EVAL = 5000
+TABLES = ("study", "grid", "grids")
+# [study]-only settings that are not RunConfig fields
+SETTINGS = ("name", "n_eval", "description")
+# fields whose single value is itself a list or a table, so an axis of them is a list of those
+COMPOUND = {"hidden": list, "params": dict}
+ELEMENT_TYPES = {list: (list, tuple), dict: Mapping}
+ELEMENT_HINTS = {list: "a list of lists, e.g. [[30, 30], [64, 64]]",
+                 dict: "a list of tables, e.g. [{c_max = 5.0}], or a table of lists, "
+                       "e.g. params.c_max = [5.0]"}
+
+
+def _show(value: Any, width: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _unknown(where: str, key: str, allowed: list[str]) -> ValueError:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"{where}{key}: unknown key (allowed: {', '.join(allowed)}){hint}")
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 200 or not value.isprintable():
+        raise ValueError(f"study.name = {_show(value)}: must be a string of 1 to 200 printable characters")
+    return value
+
+
+def _check_description(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"study.description = {_show(value)}: must be a string")
+    return value
+
+
+def _check_n_eval(value: Any) -> int:
+    return check_int("study.n_eval", value, 10, 1_000_000)
+
+
+SETTING_CHECKS = {"name": _check_name, "n_eval": _check_n_eval, "description": _check_description}
+
+
+def run_id(cfg: RunConfig) -> str:
+    """Content address of a run: the first 16 hex digits of the sha256 of the canonical JSON of the
+    resolved ``cfg.to_dict()`` together with ``vaebench.RESULTS_VERSION`` (so a library change that
+    alters numbers gives new ids and stale results are never reused)."""
+    import vaebench
+
+    text = json.dumps({"config": cfg.to_dict(), "results_version": vaebench.RESULTS_VERSION},
+                      sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _Axes:
+    """One grid's axes, checked and flattened to (path, values): path is a field name, or
+    ("params", key) for an axis of one variant parameter."""
+
+    def __init__(self, where: str, axes: Any, study: Mapping[str, Any], is_main: bool):
+        self.where = where
+        if not isinstance(axes, Mapping):
+            raise ValueError(f"{where} = {_show(axes)}: must be a table of axes (lists of values)")
+        fields = config_fields()
+        self.paths: list[tuple[Any, list]] = []
+        for key, values in axes.items():
+            if key in SETTINGS:
+                raise ValueError(f"{where}.{key}: a study setting, not an axis; set it in [study]")
+            if key not in fields:
+                raise _unknown(f"{where}.", key, fields)
+            if is_main and key in study:
+                raise ValueError(f"{where}.{key}: also set in [study]; set it in one of them")
+            if key == "params" and isinstance(values, Mapping):
+                for pkey, pvalues in values.items():
+                    self.paths.append((("params", pkey), self._axis(f"params.{pkey}", pvalues, None)))
+            else:
+                self.paths.append((key, self._axis(key, values, COMPOUND.get(key))))
+        self.fields = {p if isinstance(p, str) else p[0] for p, _ in self.paths}
+
+    def _axis(self, key: str, values: Any, element: type | None) -> list:
+        name = f"{self.where}.{key}"
+        if not isinstance(values, list | tuple):
+            example = "[[30, 30]]" if element is list else "[{...}]" if element is dict else "[0.1]"
+            raise ValueError(f"{name} = {_show(values)}: an axis must be a list of values, e.g. {example}")
+        if len(values) == 0:
+            raise ValueError(f"{name} = []: an axis needs at least one value")
+        if element is not None and not all(isinstance(v, ELEMENT_TYPES[element]) for v in values):
+            raise ValueError(f"{name} = {_show(list(values))}: an axis of {key} must be "
+                             f"{ELEMENT_HINTS[element]}; one value for every run goes in [study]")
+        return list(values)
+
+    def size(self) -> int:
+        return math.prod(len(v) for _, v in self.paths)
+
+    def describe(self) -> str:
+        if len(self.paths) <= 1:
+            return f"{self.where}: {self.size()}"
+        sizes = " × ".join(str(len(v)) for _, v in self.paths)
+        return f"{self.where}: {sizes} = {self.size()}"
+
+    def combinations(self, study: Mapping[str, Any]):
+        """Yield the RunConfig keyword arguments of every run of this grid, crossed with ``study``."""
+        paths = [p for p, _ in self.paths]
+        for combo in itertools.product(*(v for _, v in self.paths)):
+            kwargs = dict(study)
+            params = dict(study.get("params", {}))
+            has_params = "params" in study
+            for path, value in zip(paths, combo, strict=True):
+                if path == "params":
+                    params.update(value)
+                    has_params = True
+                elif isinstance(path, tuple):
+                    params[path[1]] = value
+                    has_params = True
+                else:
+                    kwargs[path] = value
+            if has_params:
+                kwargs["params"] = params
+            yield kwargs
+
+
+class Grid:
+    """A study: ``study`` (one value per RunConfig field and the settings name, n_eval, description),
+    ``axes`` (the main grid: field -> non-empty list; None for none) and ``subgrids`` (name -> axes,
+    each crossed with ``study`` only). Validated on construction; :meth:`configs` gives the runs.
+
+    >>> Grid(study={"name": "s", "steps": 300}, axes={"beta": [0.01, 0.1], "seed": [0, 1]}).size
+    4
+    """
+
+    def __init__(self, study: Mapping[str, Any] | None = None, axes: Mapping[str, Any] | None = None,
+                 subgrids: Mapping[str, Any] | None = None, *, source: str | None = None,
+                 default_name: str = "study"):
+        study = {} if study is None else study
+        subgrids = {} if subgrids is None else subgrids
+        if not isinstance(study, Mapping):
+            raise ValueError(f"study = {_show(study)}: must be a table ([study])")
+        if not isinstance(subgrids, Mapping):
+            raise ValueError(f"grids = {_show(subgrids)}: must be a table of sub-grids ([grids.NAME])")
+        self.source = source
+        self.settings = {"name": default_name, "n_eval": DEFAULT_N_EVAL, "description": ""}
+        fields = config_fields()
+        run_values: dict[str, Any] = {}
+        for key, value in study.items():
+            if key in SETTING_CHECKS:
+                self.settings[key] = SETTING_CHECKS[key](value)
+            elif key not in fields:
+                raise _unknown("study.", key, sorted(fields + list(SETTINGS)))
+            elif isinstance(value, list | tuple) and key not in COMPOUND:
+                raise ValueError(f"study.{key} = {_show(value)}: [study] takes one value; "
+                                 f"put a list of values in [grid]")
+            elif key == "params" and not isinstance(value, Mapping):
+                raise ValueError(f"study.params = {_show(value)}: must be a table of the variant's "
+                                 f"parameters, e.g. {{c_max = 5.0}}")
+            else:
+                run_values[key] = list(value) if isinstance(value, tuple) else value
+        self.study = run_values
+        grids: list[_Axes] = []
+        if axes is not None or not subgrids:
+            grids.append(_Axes("grid", {} if axes is None else axes, run_values, True))
+        for name, sub in subgrids.items():
+            if not isinstance(sub, Mapping):
+                raise ValueError(f"grids.{name} = {_show(sub)}: a sub-grid must be a table ([grids.{name}])")
+            grids.append(_Axes(f"grids.{name}", sub, run_values, False))
+        self.axes = None if axes is None else dict(axes)
+        self.subgrids = {k: dict(v) for k, v in subgrids.items()}
+        total = sum(g.size() for g in grids)
+        if total > MAX_RUNS:
+            parts = "; ".join(g.describe() for g in grids)
+            raise ValueError(f"grid size = {total} runs: more than the limit of {MAX_RUNS} ({parts}); "
+                             f"split the study into several grid files")
+        self._configs = self._build(grids)
+
+    def _build(self, grids: list[_Axes]) -> list[RunConfig]:
+        seen: dict[str, RunConfig] = {}
+        for g in grids:
+            for kwargs in g.combinations(self.study):
+                try:
+                    cfg = RunConfig(**kwargs)
+                except (ValueError, TypeError) as err:
+                    raise ValueError(self._locate(str(err), g, kwargs)) from None
+                seen.setdefault(run_id(cfg), cfg)
+        return list(seen.values())
+
+    def _locate(self, message: str, g: _Axes, kwargs: dict) -> str:
+        """Prefix a RunConfig message with where the offending key was set: the grid or [study]."""
+        key = message.split(" = ", 1)[0] if " = " in message else ""
+        top = key.split(".")[0]
+        if top in g.fields:
+            return f"{g.where}.{message}"
+        if top in self.study:
+            return f"study.{message}" + ("" if self._fails_alone(message) else f" (in a run of {g.where})")
+        run = ", ".join(f"{k} = {_show(kwargs[k], 30)}" for k in sorted(g.fields) if k in kwargs)
+        return f"{g.where}: {message}" + (f" (in the run with {run})" if run else "")
+
+    def _fails_alone(self, message: str) -> bool:
+        """Whether [study]'s values alone give ``message`` (else it comes from combining them with axes)."""
+        try:
+            RunConfig(**self.study)
+        except (ValueError, TypeError) as err:
+            return str(err) == message
+        return False
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str | None = None, default_name: str = "study") -> Grid:
+        """A Grid from a parsed grid file: ``{"study": {...}, "grid": {...}, "grids": {NAME: {...}}}``."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"grid = {_show(data)}: must be a table with [study], [grid] or [grids.NAME]")
+        for key in data:
+            if key not in TABLES:
+                close = difflib.get_close_matches(key, TABLES, n=1)
+                hint = f"; did you mean [{close[0]}]?" if close else ""
+                raise ValueError(f"{key}: unknown table (allowed: study, grid, grids){hint}")
+        if not data:
+            raise ValueError("grid file is empty: expected a [study] table and a [grid] or "
+                             "[grids.NAME] table")
+        return cls(data.get("study"), data.get("grid"), data.get("grids"), source=source,
+                   default_name=default_name)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Grid:
+        """Read and validate a grid file. Errors are ValueErrors naming the file, key and value."""
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise ValueError(f"grid file = {str(path)!r}: no such file") from None
+        except IsADirectoryError:
+            raise ValueError(f"grid file = {str(path)!r}: is a directory, not a TOML file") from None
+        except OSError as err:
+            raise ValueError(f"grid file = {str(path)!r}: cannot read it ({err.strerror})") from None
+        try:
+            text = raw.decode("utf-8")
+            data = tomllib.loads(text)
+        except UnicodeDecodeError:
+            raise ValueError(f"grid file = {str(path)!r}: not UTF-8 text, so not a TOML file") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"grid file = {str(path)!r}: invalid TOML: {err}") from None
+        return cls.from_dict(data, source=text, default_name=path.stem or "study")
+
+    @property
+    def name(self) -> str:
+        """The study's name ([study] name, else the file's stem)."""
+        return self.settings["name"]
+
+    @property
+    def n_eval(self) -> int:
+        """Evaluation points per run ([study] n_eval, default 5000)."""
+        return self.settings["n_eval"]
+
+    @property
+    def size(self) -> int:
+        """Number of distinct runs."""
+        return len(self._configs)
+
+    def configs(self, device: str | None = None) -> list[RunConfig]:
+        """Every run of the study, in file order, without duplicates; ``device`` overrides each run's."""
+        if device is None:
+            return list(self._configs)
+        return [c.replace(device=device) for c in self._configs]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The grid as plain JSON-able data, the shape of a grid file (settings inside ``study``)."""
+        study = {**self.settings, **self.study}
+        out: dict[str, Any] = {"study": study}
+        if self.axes is not None:
+            out["grid"] = self.axes
+        if self.subgrids:
+            out["grids"] = self.subgrids
+        return json.loads(json.dumps(out))
+
+    def __repr__(self) -> str:
+        return f"Grid(name={self.name!r}, runs={self.size})"

@@ -1,0 +1,70 @@
+"""Density and coverage of a fake sample against a real one (Naeem et al. 2020), with KD-trees.
+
+Around every real point x_i put the ball of radius r_i, the distance to its k-th nearest *other* real
+point. Then
+
+- coverage = (1/N) Σᵢ 1[some fake point lies strictly inside ball i]: the share of the real distribution
+  the fakes reach (for two independent samples of one distribution its expectation is
+  1 − Πᵢ₌₁ᵏ (N − i)/(M + N − i), ≈ 0.969 for k = 5, N = M = 2 000);
+- density = (1/(kM)) Σⱼ Σᵢ 1[‖y_j − x_i‖ < r_i]: how many real balls a fake point falls into, in units of
+  the k expected (1 in expectation for two samples of one distribution, more where fakes crowd).
+
+N real points, M fake ones. Time O((N + M) log N) with ``scipy.spatial.cKDTree``, as the ``prdc`` package
+defines them (without its O(N·M) distance matrix). "Strictly inside" is implemented by shrinking r_i by
+one unit in the last place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from vaebench.metrics._arrays import as_points, check_count
+
+
+def _checked(real: Any, fake: Any, k: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    k = check_count("k", k, 1)
+    x = as_points(real, "real")
+    y = as_points(fake, "fake", dim=x.shape[1])
+    if len(x) <= k:
+        raise ValueError(f"k = {k}: must be smaller than the number of real points ({len(x)}), "
+                         f"since each real point needs k other real neighbours")
+    return x, y, k
+
+
+def knn_radii(real: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each real point [N, D] to its k-th nearest other real point: float64 [N]."""
+    dist, _ = cKDTree(real).query(real, k=k + 1)
+    return dist[:, k]
+
+
+def coverage_and_density(real: Any, fake: Any, k: int = 5) -> tuple[np.ndarray, float]:
+    """Both of Naeem et al.'s measures from one set of k-NN balls: the boolean [N] "ball i strictly
+    contains a fake point" (its mean is the coverage) and the density."""
+    x, y, k = _checked(real, fake, k)
+    radii = knn_radii(x, k)
+    fake_tree = cKDTree(y)
+    nearest, _ = fake_tree.query(x, k=1)
+    counts = fake_tree.query_ball_point(x, r=np.nextafter(radii, 0.0), return_length=True)
+    return nearest < radii, float(np.sum(counts) / (k * len(y)))
+
+
+def coverage(real: Any, fake: Any, k: int = 5) -> float:
+    """Coverage of ``real`` [N, D] by ``fake`` [M, D] with k-NN balls (Naeem et al. 2020, eq. 4), in [0, 1].
+    Needs N > k. ValueError for bad arrays."""
+    return float(np.mean(coverage_and_density(real, fake, k)[0]))
+
+
+def density(real: Any, fake: Any, k: int = 5) -> float:
+    """Density of ``fake`` [M, D] relative to ``real`` [N, D] with k-NN balls (Naeem et al. 2020, eq. 3),
+    ≥ 0, 1 in expectation when both are samples of one distribution. Needs N > k."""
+    return coverage_and_density(real, fake, k)[1]
+
+
+def expected_coverage(n_real: int, n_fake: int, k: int = 5) -> float:
+    """E[coverage] when real and fake are independent samples of one continuous distribution:
+    1 − Πᵢ₌₁ᵏ (N − i)/(M + N − i) (Naeem et al. 2020, §4)."""
+    i = np.arange(1, k + 1)
+    return float(1.0 - np.prod((n_real - i) / (n_fake + n_real - i)))
