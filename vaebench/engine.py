@@ -145,7 +145,8 @@ class _Group:
         self.step_count = torch.zeros((), device=dev)
         self.encoder, self.decoder = StackedMLP(self.flat, wide.encoder), StackedMLP(self.flat, wide.decoder)
         data = np.stack([sample(c.dataset, c.n_train, stream_seed(c.seed, "data")) for c in cfgs])
-        self.data = torch.from_numpy(data).to(dev).transpose(1, 2).contiguous()  # [M, 2, n_train]
+        self.data = torch.from_numpy(data.reshape(-1, 2)).to(dev)  # [M·n_train, 2]: model m's rows at m·n
+        self.row0 = torch.arange(self.m, device=dev).unsqueeze(-1) * c0.n_train  # [M, 1]
 
         def per_model(values) -> torch.Tensor:
             return torch.tensor(np.asarray(values, dtype=np.float32), device=dev)
@@ -158,33 +159,40 @@ class _Group:
         self.alive = torch.ones(self.m, dtype=torch.bool, device=dev)
         self.died_at = torch.full((self.m,), -1, dtype=torch.long, device=dev)
 
-    def step(self, t: int, idx: torch.Tensor, noise: torch.Tensor | None, prior: torch.Tensor | None
+    def batches(self, idx: torch.Tensor) -> torch.Tensor:
+        """The minibatches of a chunk, feature-major: indices [steps, M, B] → data [steps, M, 2, B]."""
+        rows = self.data.index_select(0, (idx + self.row0).view(-1))  # one gather for the whole chunk
+        return rows.view(*idx.shape, 2).transpose(2, 3).contiguous()
+
+    def step(self, t: int, x: torch.Tensor, noise: torch.Tensor | None, prior: torch.Tensor | None
              ) -> dict[str, torch.Tensor]:
-        """One training step at step ``t``: minibatch indices [M, B], noise [M, d, B] (or None), prior
+        """One training step at step ``t``: minibatch x [M, 2, B], noise [M, d, B] (or None), prior
         samples [M, B, d] (or None). Returns the loss terms [M] (``total`` includes the L2 term)."""
         d, variant = self.d, self.variant
-        x = torch.gather(self.data, 2, idx.unsqueeze(1).expand(-1, 2, -1))  # [M, 2, B]
         enc, enc_inputs = self.encoder.forward(x)
-        enc.requires_grad_(True)
-        if variant.stochastic:
-            mu, logvar = enc[:, :d].transpose(1, 2), enc[:, d:].transpose(1, 2)
+        if variant.stochastic:  # μ and log σ² as two leaves: their gradients need no slicing back
+            mu_t, logvar_t = enc[:, :d].requires_grad_(True), enc[:, d:].requires_grad_(True)
+            mu, logvar = mu_t.transpose(1, 2), logvar_t.transpose(1, 2)
             spread = torch.exp(0.5 * logvar) * noise.transpose(1, 2)
             z = mu + spread
+            leaves = (mu_t, logvar_t)
         else:
+            enc.requires_grad_(True)
             mu, logvar, z = enc.transpose(1, 2), None, enc.transpose(1, 2)
+            leaves = (enc,)
         recon, dec_inputs = self.decoder.forward(z.detach().transpose(1, 2))
         recon.requires_grad_(True)
         terms = variant.loss(LossInputs(x.transpose(1, 2), recon.transpose(1, 2), mu, logvar, z, prior,
                                         self.betas[t], self.recon_var, self.params, t, self.steps))
         objective = torch.where(self.alive, terms["total"], 0.0).sum()
-        g_enc, g_recon = torch.autograd.grad(objective, (enc, recon), allow_unused=True,
-                                             materialize_grads=True)
+        *g_enc, g_recon = torch.autograd.grad(objective, (*leaves, recon), allow_unused=True,
+                                              materialize_grads=True)
         with torch.no_grad():
             g_z, dec_w, dec_b = self.decoder.backward(dec_inputs, g_recon, input_grad=True)
             if variant.stochastic:  # through z = μ + exp(½ log σ²)·ε
-                g_enc = torch.cat([g_enc[:, :d] + g_z, g_enc[:, d:] + 0.5 * g_z * spread.transpose(1, 2)], 1)
+                g_enc = torch.cat([g_enc[0] + g_z, g_enc[1] + 0.5 * g_z * spread.transpose(1, 2)], 1)
             else:
-                g_enc = g_enc + g_z
+                g_enc = g_enc[0] + g_z
             _, enc_w, enc_b = self.encoder.backward(enc_inputs, g_enc, input_grad=False)
             torch.cat([w.view(self.m, -1) for w in enc_w + dec_w] + enc_b + dec_b + [self.tail], 1,
                       out=self.grad)
@@ -219,9 +227,10 @@ def _train_group(cfgs: list[RunConfig], log_every: int | None,
     for t0 in range(0, steps, CHUNK):
         n_chunk = min(CHUNK, steps - t0)
         idx, noise, prior = streams.chunk(n_chunk, dev)
+        xs = group.batches(idx)
         for j in range(n_chunk):
             t = t0 + j
-            terms = group.step(t, idx[j], None if noise is None else noise[j],
+            terms = group.step(t, xs[j], None if noise is None else noise[j],
                                None if prior is None else prior[j])
             if t % every == 0 or t == steps - 1:
                 terms["beta"] = group.betas[t]

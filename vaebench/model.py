@@ -169,14 +169,15 @@ class MLPVAE(nn.Module):
                   flat: Tensor | None) -> MLPVAE:
         """Build the module and, if ``flat`` [P] is given, copy one model's stacked parameters into it."""
         model = cls(latent_dim, tuple(hidden), stochastic)
-        if flat is not None:
-            layout = Layout.build(2, latent_dim, tuple(hidden), stochastic)
-            linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-            with torch.no_grad():
-                for lin, layer in zip(linears, layout.encoder + layout.decoder, strict=True):
-                    w = flat[layer.w_at:layer.w_at + layer.n_in * layer.n_out].view(layer.n_in, layer.n_out)
-                    lin.weight.copy_(w.T)
-                    lin.bias.copy_(flat[layer.b_at:layer.b_at + layer.n_out])
+        if flat is None:
+            return model.eval()
+        layout = Layout.build(2, latent_dim, tuple(hidden), stochastic)
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for lin, layer in zip(linears, layout.encoder + layout.decoder, strict=True):
+                w = flat[layer.w_at:layer.w_at + layer.n_in * layer.n_out].view(layer.n_in, layer.n_out)
+                lin.weight.copy_(w.T)
+                lin.bias.copy_(flat[layer.b_at:layer.b_at + layer.n_out])
         return model.eval()
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
