@@ -65,7 +65,7 @@ def test_run_then_status(grid_file, tmp_path, capsys):
     assert main(["status", str(out)]) == 0
     text = capsys.readouterr().out
     assert "study 'cli'" in text and "4 runs in its grid" in text
-    assert "done      4 (4 ok, 0 diverged)" in text and "pending   0" in text
+    assert "done      4 (4 ok, 0 diverged or failed evaluation)" in text and "pending   0" in text
     # a lost part: its runs are pending again, and `run` trains exactly those
     lost = sorted((out / "results").glob("part-*.parquet"))[0]
     n_lost = len(pd.read_parquet(lost))

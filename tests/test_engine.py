@@ -40,13 +40,14 @@ def test_alone_versus_batched_equality(device):
                                         (1.0, 3, 1e-3, 0.0, "constant")]]
     (alone,) = train([target])
     batched = train(others[:2] + [target] + others[2:])[2]
-    # achieved: bit-identical on CPU (max difference 0); the issue allows 1e-5
+    # the issue allows 1e-5; on the CPU we achieve (and so assert) bit-identical numbers
+    tol = 0.0 if device == "cpu" else 1e-5
     diff = (alone.history.drop(columns="step") - batched.history.drop(columns="step")).abs().to_numpy().max()
-    assert diff <= 1e-5
+    assert diff <= tol
     x = torch.rand(500, 2, device=device)
     with torch.no_grad():
         for a, b in zip(alone.model.to(device).encode(x), batched.model.to(device).encode(x), strict=True):
-            assert (a - b).abs().max().item() <= 1e-5
+            assert (a - b).abs().max().item() <= tol
 
 
 def test_same_config_and_seed_give_identical_results():

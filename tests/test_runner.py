@@ -194,3 +194,23 @@ def test_a_run_config_survives_the_table(reference):
     for row in df.to_dict("records"):
         assert run_id(config_from_row(row)) == row["run_id"]
     assert isinstance(config_from_row(df.to_dict("records")[0]), RunConfig)
+
+
+def test_an_evaluation_that_fails_keeps_the_trained_run_and_the_rest_of_the_shard(tmp_path, monkeypatch):
+    import vaebench.evaluation
+
+    real = vaebench.evaluation.evaluate_run
+
+    def flaky(res, n_eval):
+        if res.config.seed == 1 and res.config.latent_dim == 2 and res.config.beta == 0.1:
+            raise FloatingPointError("injected")
+        return real(res, n_eval=n_eval)
+
+    monkeypatch.setattr(vaebench.evaluation, "evaluate_run", flaky)
+    df = run_study(tiny_grid(), tmp_path, progress=False, threads=1).set_index("run_id")
+    assert len(df) == len(tiny_grid().configs())
+    bad = df[df["status"] != "ok"]
+    assert list(bad["status"]) == ["eval_failed"]
+    assert "evaluation failed: FloatingPointError: injected" in bad["reason"].iloc[0]
+    assert isinstance(load_model(tmp_path, bad.index[0]), torch.nn.Module)  # weights kept
+    assert (df.drop(index=bad.index)["status"] == "ok").all()

@@ -127,3 +127,15 @@ def test_a_new_variant_is_one_class_and_trains_by_name():
                                                 params={"scale": 2.0})])
     h = res.history
     assert res.status == "ok" and h["recon"].iloc[-1] < h["recon"].iloc[0]
+
+
+@pytest.mark.slow
+def test_infovae_default_mmd_weight_keeps_both_latent_dimensions():
+    # Zhao et al.'s weights were set against a 784-D reconstruction; at 2-D, weights of 10 or more
+    # collapse the latent onto the prior (0 active units, Burda et al. 2016's 0.01 threshold).
+    from vaebench.evaluation import eval_arrays
+    from vaebench.metrics import active_units
+
+    (res,) = vaebench.train([vaebench.RunConfig(variant="infovae", beta=0.01, steps=1500, batch_size=128)])
+    assert res.config.params["mmd_weight"] == 1.0
+    assert active_units(eval_arrays(res, 2000)["mu"]) == 2

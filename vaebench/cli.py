@@ -103,16 +103,16 @@ def _status(args: argparse.Namespace) -> int:
     grid_ids = [r["run_id"] for r in meta.get("runs", [])]
     stored = set(results["run_id"])
     in_grid = results[results["run_id"].isin(grid_ids)] if grid_ids else results
-    n_div = int((in_grid["status"] == "diverged").sum())
+    n_div = int((in_grid["status"] != "ok").sum())
     print(f"study {meta.get('name', out.name)!r} in {out}: {len(grid_ids) or len(results)} runs in its grid")
-    print(f"  done      {len(in_grid)} ({len(in_grid) - n_div} ok, {n_div} diverged)")
+    print(f"  done      {len(in_grid)} ({len(in_grid) - n_div} ok, {n_div} diverged or failed evaluation)")
     print(f"  pending   {sum(r not in stored for r in grid_ids)}")
     if grid_ids and len(results) > len(in_grid):
         print(f"  stored runs not in the current grid: {len(results) - len(in_grid)}")
     for path, why in scan.corrupt:
         print(f"  corrupted part {path}: {why} (its runs count as pending; `run` trains them again)")
-    for row in in_grid[in_grid["status"] == "diverged"].head(20).itertuples():
-        print(f"  diverged {row.run_id}: variant {row.variant}, beta {row.beta:g}, lr {row.lr:g}, "
+    for row in in_grid[in_grid["status"] != "ok"].head(20).itertuples():
+        print(f"  {row.status} {row.run_id}: variant {row.variant}, beta {row.beta:g}, lr {row.lr:g}, "
               f"seed {row.seed} at step {row.diverged_step}: {row.reason}")
     return 0
 

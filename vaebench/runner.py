@@ -82,18 +82,18 @@ def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, th
     records = []
     for rid, res in zip(run_ids, train(cfgs, progress=progress), strict=True):
         start = time.perf_counter()
-        reason = res.reason
+        reason, status = res.reason, res.status
         try:
             metrics, arrays = evaluate_run(res, n_eval=n_eval)
-        except Exception as err:
-            if res.status == "ok":
-                raise
+        except Exception as err:  # keep the trained run (weights, history) and the rest of the shard
             metrics, arrays = {}, {}
-            reason = f"{reason}; evaluation failed: {type(err).__name__}: {err}"
+            failed = f"evaluation failed: {type(err).__name__}: {err}"
+            reason = f"{reason}; {failed}" if reason else failed
+            status = status if status != "ok" else "eval_failed"
         clash = set(metrics) & (set(store.BASE_COLUMNS) | set(store.TIMING_COLUMNS) | set(configs[0]))
         if clash:
             raise RuntimeError(f"metric names {sorted(clash)} clash with result columns")
-        row = {"run_id": rid, "status": res.status, "diverged_step": res.diverged_step, "reason": reason,
+        row = {"run_id": rid, "status": status, "diverged_step": res.diverged_step, "reason": reason,
                **store.config_row(res.config), **{k: float(v) for k, v in metrics.items()},
                "train_seconds": res.seconds, "eval_seconds": time.perf_counter() - start}
         records.append(RunRecord(rid, row, arrays, res.history, res.model.state_dict()))
@@ -370,8 +370,9 @@ def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: st
         finally:
             report.close()
         results = store.load_results(out, plan.run_ids)
-    diverged = int((results["status"] == "diverged").sum())
-    report.log(f"study {plan.grid.name!r} complete: {len(results)} runs in {out} ({diverged} diverged)")
+    failed = int((results["status"] != "ok").sum())
+    report.log(f"study {plan.grid.name!r} complete: {len(results)} runs in {out} ({failed} diverged or "
+               f"failed evaluation)")
     return results
 
 

@@ -23,9 +23,8 @@ def naive_mardia(x):
     g = _mahalanobis_gram(x)
     b1p = np.sum(g**3) / n**2
     b2p = np.mean(np.diag(g) ** 2)
-    k = (p + 1) * (n + 1) * (n + 3) / (n * ((n + 1) * (p + 1) - 6))
-    skew = n * k * b1p / 6
-    kurt = (b2p - p * (p + 2) * (n - 1) / (n + 1)) / math.sqrt(8 * p * (p + 2) / n)
+    skew = n * b1p / 6  # Mardia (1970), §3 and §4
+    kurt = (b2p - p * (p + 2)) / math.sqrt(8 * p * (p + 2) / n)
     return b1p, b2p, skew, stats.chi2.sf(skew, p * (p + 1) * (p + 2) / 6), kurt, 2 * stats.norm.sf(abs(kurt))
 
 

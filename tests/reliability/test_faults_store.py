@@ -131,7 +131,7 @@ def test_a_diverged_run_is_recorded_and_the_study_completes(tmp_path, capsys):
     assert bad["mse"].isna().all() and good["mse"].notna().all()
     assert main(["status", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "done      4 (2 ok, 2 diverged)" in text
+    assert "done      4 (2 ok, 2 diverged or failed evaluation)" in text
     assert text.count("  diverged ") == 2 and "lr 1e+30" in text and "non-finite" in text
 
 
