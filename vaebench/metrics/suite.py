@@ -11,7 +11,8 @@ Input: the arrays of :func:`vaebench.evaluation.eval_arrays` — ``x`` [n, 2] he
 - latent Gaussianity of the aggregate posterior, :func:`~vaebench.metrics.gaussianity.gaussianity` on the
   encoder means (prefix ``mu_``) and on the samples z ~ q(z|x) (prefix ``z_``);
 - structure and collapse: ``quadrant_knn_accuracy`` (k = 10, leave-one-out, on z ~ q(z|x)),
-  ``trustworthiness`` (k = 10, x vs z, 1 000 query points), ``active_units``, ``kl_total``, ``kl_dim_min``, ``kl_dim_max`` (nats, mean over points);
+  ``trustworthiness`` (k = 10, x vs z, 1 000 query points), ``active_units``, ``kl_total``,
+  ``kl_dim_min``, ``kl_dim_max`` (nats, mean over points);
 - likelihood (needs the model): ``elbo`` and ``iwae`` (k = 64) on 1 000 of the points, nats per point.
 
 Every value is a float; NaN where undefined: KL, ELBO and IWAE for deterministic encoders (logvar = −inf,
