@@ -10,8 +10,10 @@ finite parameters and reported as diverged; the others are untouched.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +29,9 @@ from vaebench.seeding import stream_rng, stream_seed
 from vaebench.variants import LossInputs, get_variant
 
 CHUNK = 64  # steps of minibatch indices and noise drawn at once per model
+# CPU worker threads: a thread with fewer than MIN_PART models spends its time in Python, holding the
+# GIL (2 threads × 8 models ran slower than 1 × 16); PART bounds a part's activations to a few MB
+MIN_PART, PART = 16, 64
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 
 
@@ -68,17 +73,29 @@ def train(configs: Sequence[RunConfig], device: str | None = None, log_every: in
 
     ``device`` ("cpu", "cuda", "auto") overrides each config's own; results carry the resolved device.
     ``log_every`` is the history interval in steps (default steps // 100). ``progress`` is called with the
-    number of model-steps done after each chunk.
+    number of model-steps done after each chunk (from worker threads, one call at a time).
+
+    Threads, set deliberately: on the CPU a group's models are split into ``torch.get_num_threads()``
+    parts, each trained by its own worker thread with one intra-op thread; PyTorch's thread count is 1
+    while training and restored afterwards. Compared with one process using 2 OpenMP threads per op this
+    is as fast alone and does not collapse when another process takes a core (bench/RESULTS.md). A
+    model's numbers do not depend on the split. Call ``torch.set_num_threads(1)`` first to train in the
+    calling thread only, as a parallel runner does in each worker process.
     """
     configs = [c.replace(device=resolve_device(device or c.device)) for c in configs]
-    torch.set_flush_denormal(True)  # denormal weights slow training down up to 10× (shared/FACTS.md)
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
         groups.setdefault(group_key(c), []).append(i)
     results: list[TrainResult | None] = [None] * len(configs)
-    for idx in groups.values():
-        for i, r in zip(idx, _train_group([configs[i] for i in idx], log_every, progress), strict=True):
-            results[i] = r
+    workers = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for idx in groups.values():
+            trained = _train_group([configs[i] for i in idx], log_every, progress, workers)
+            for i, r in zip(idx, trained, strict=True):
+                results[i] = r
+    finally:
+        torch.set_num_threads(workers)
     return results  # type: ignore[return-value]
 
 
@@ -213,17 +230,25 @@ class _Group:
         return self.flat[:, self.index].cpu()
 
 
-def _train_group(cfgs: list[RunConfig], log_every: int | None,
-                 progress: Callable[[int], None] | None) -> list[TrainResult]:
-    start = time.perf_counter()
-    c0, variant = cfgs[0], get_variant(cfgs[0].variant)
-    if not variant.trainable:
-        return [TrainResult(c, "ok", pd.DataFrame({"step": []}), variant.module(c, None), 0.0) for c in cfgs]
-    dev, m_models, steps = c0.device, len(cfgs), c0.steps
+@dataclass
+class _Trained:
+    """What one worker returns for its part of a group: parameters [m, P] (public layout, CPU), logged
+    terms [n_logged, n_terms, m], their names and steps, and the step each model died at (−1: never)."""
+
+    flat: torch.Tensor
+    history: np.ndarray
+    names: list[str]
+    steps: list[int]
+    died: np.ndarray
+
+
+def _train_part(cfgs: list[RunConfig], variant, every: int,
+                progress: Callable[[int], None] | None) -> _Trained:
+    torch.set_flush_denormal(True)  # per thread: denormal weights slow steps down up to 10× (FACTS.md)
+    dev, steps = cfgs[0].device, cfgs[0].steps
     group = _Group(cfgs, variant)
-    every = log_every or max(1, steps // 100)
-    logged_steps, logged, names = [], [], None
     streams = _Streams(cfgs, variant.stochastic, variant.needs_prior)
+    logged_steps, logged, names = [], [], None
     for t0 in range(0, steps, CHUNK):
         n_chunk = min(CHUNK, steps - t0)
         idx, noise, prior = streams.chunk(n_chunk, dev)
@@ -239,10 +264,43 @@ def _train_group(cfgs: list[RunConfig], log_every: int | None,
                 logged.append(torch.stack([terms[k].detach() for k in names]))
                 logged_steps.append(t)
         if progress is not None:
-            progress(n_chunk * m_models)
-    flat = group.unpadded()
-    history = torch.stack(logged).cpu().numpy()  # [n_logged, n_terms, M]
-    died = group.died_at.cpu().numpy()
+            progress(n_chunk * len(cfgs))
+    return _Trained(group.unpadded(), torch.stack(logged).cpu().numpy(), names, logged_steps,
+                    group.died_at.cpu().numpy())
+
+
+def _train_group(cfgs: list[RunConfig], log_every: int | None, progress: Callable[[int], None] | None,
+                 workers: int) -> list[TrainResult]:
+    start = time.perf_counter()
+    c0, variant = cfgs[0], get_variant(cfgs[0].variant)
+    if not variant.trainable:
+        return [TrainResult(c, "ok", pd.DataFrame({"step": []}), variant.module(c, None), 0.0) for c in cfgs]
+    m_models = len(cfgs)
+    every = log_every or max(1, c0.steps // 100)
+    if c0.device == "cpu":  # ≥ MIN_PART models per thread, ≤ PART per part, parts a multiple of threads
+        threads = max(1, min(workers, m_models // MIN_PART))
+        n_parts = threads * -(-m_models // (PART * threads))
+    else:
+        threads = n_parts = 1
+    bounds = np.linspace(0, m_models, n_parts + 1).astype(int)
+    lock = threading.Lock()
+
+    def report(n: int) -> None:
+        with lock:
+            progress(n)
+
+    def run(lo: int, hi: int) -> _Trained:
+        return _train_part(cfgs[lo:hi], variant, every, None if progress is None else report)
+
+    if n_parts == 1:
+        parts = [run(0, m_models)]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(run, bounds[:-1], bounds[1:]))
+    flat = torch.cat([p.flat for p in parts])
+    history = np.concatenate([p.history for p in parts], axis=2)
+    died = np.concatenate([p.died for p in parts])
+    names, logged_steps = parts[0].names, parts[0].steps
     seconds = (time.perf_counter() - start) / m_models
     results = []
     for m, c in enumerate(cfgs):

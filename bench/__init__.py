@@ -1,0 +1,1 @@
+"""Throughput benchmarks of vaebench (pytest-benchmark): ``pytest bench/ --benchmark-only``."""

@@ -1,0 +1,100 @@
+"""Training throughput: the engine against the obvious loop and torch.func ensembling, in one run.
+
+For every (device, latent dimension d, batch size B, models M) the three implementations run one after
+another, the baselines first, so each engine row stores its ratios to figures measured minutes earlier
+on the same machine in the same process: ``ratio_vs_obvious_loop``, ``ratio_vs_torch_func`` and a
+``summary`` string ("engine / obvious loop = 29.8×, …"). All train the seed VAE (2→30→30→2d,
+d→30→30→2, ReLU) with the ``vae`` loss and Adam; times are end to end (setup, data, results).
+
+The obvious loop trains one model after another, so its rate does not depend on M: it is timed on
+min(M, 2) models. Rates come from the fastest of 3 rounds (after a warm-up round), which on a shared
+machine is the least disturbed; ``model_steps_per_s_median`` keeps the median's.
+
+Compute efficiency: ``flops_per_sample`` counts the matrix-multiply FLOPs of a step from the layer
+shapes, ``fraction_of_bmm_limit`` divides the achieved FLOP/s by the best FLOP/s of a
+large ``torch.bmm`` measured in the same session (:func:`bench.common.attainable_flops`).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import vaebench
+from bench.baselines import obvious_loop, torch_func_ensemble
+from bench.common import attainable_flops, machine_info, measure, sync, training_flops_per_sample
+
+IMPLS = ("obvious_loop", "torch_func", "engine")
+CPU_SHAPES = ([(2, 128, m) for m in (1, 8, 32, 128, 512)] + [(1, 128, m) for m in (1, 8, 32, 128, 512)]
+              + [(2, 512, m) for m in (1, 128)])
+CUDA_SHAPES = [(2, 128, m) for m in (1, 128, 512, 4096)] + [(2, 512, m) for m in (128, 4096)]
+ENGINE_STEPS = {1: 512, 8: 512, 32: 256, 128: 256, 512: 256, 4096: 64}  # at B = 128; fewer at larger B
+OBVIOUS_STEPS = 200
+
+
+def _cases():
+    import torch
+
+    out = []
+    for device, shapes in (("cpu", CPU_SHAPES), ("cuda", CUDA_SHAPES)):
+        marks = [] if device == "cpu" or torch.cuda.is_available() else [
+            pytest.mark.skip(reason="needs a CUDA device")]
+        for d, b, m in shapes:
+            for impl in IMPLS:  # baselines first: the engine row reads their rates
+                out.append(pytest.param(device, d, b, m, impl, id=f"{device}-d{d}-B{b}-M{m}-{impl}",
+                                        marks=marks))
+    return out
+
+
+def _workload(impl: str, m: int, b: int, quick: bool) -> tuple[int, int]:
+    """(models actually trained, steps per model) of one benchmark round."""
+    if quick:
+        return (min(m, 2) if impl == "obvious_loop" else m), 2
+    if impl == "obvious_loop":
+        return min(m, 2), OBVIOUS_STEPS
+    steps = max(32, ENGINE_STEPS[m] * 128 // b)
+    return m, (steps if impl == "engine" else max(8, steps // 4))
+
+
+@pytest.mark.parametrize(("device", "latent_dim", "batch_size", "models", "impl"), _cases())
+def test_training_throughput(benchmark, quick, rates, device, latent_dim, batch_size, models, impl):
+    n_models, steps = _workload(impl, models, batch_size, quick)
+    if impl == "engine":
+        cfgs = [vaebench.RunConfig(beta=0.1, seed=s, steps=steps, batch_size=batch_size,
+                                   latent_dim=latent_dim, device=device) for s in range(n_models)]
+
+        def run():
+            vaebench.train(cfgs)
+            sync(device)
+    elif impl == "torch_func":
+        def run():
+            torch_func_ensemble(n_models, steps, batch_size, latent_dim, device=device)
+    else:
+        def run():
+            obvious_loop(n_models, steps, batch_size, latent_dim, device=device)
+
+    benchmark.group = f"train {device} d={latent_dim} B={batch_size}"
+    best = measure(benchmark, run, rounds=3, quick=quick)
+    flops = training_flops_per_sample(latent_dim)
+    info = {"impl": impl, "device": device, "latent_dim": latent_dim, "batch_size": batch_size,
+            "models": models, "models_timed": n_models, "steps": steps,
+            "flops_per_sample": flops["total"], "flops_per_step_per_model": flops["total"] * batch_size,
+            **machine_info()}
+    if best is None:  # --benchmark-disable: the code ran once, nothing to report
+        benchmark.extra_info.update(info)
+        return
+    rate = n_models * steps / best  # the fastest round: the least disturbed by other processes
+    limit = attainable_flops(device)["limit"]
+    achieved = rate * batch_size * flops["total"]
+    info.update(model_steps_per_s=rate, samples_per_s=rate * batch_size, gflops_per_s=achieved / 1e9,
+                model_steps_per_s_median=n_models * steps / benchmark.stats.stats.median,
+                bmm_limit_gflops_per_s=limit / 1e9, fraction_of_bmm_limit=achieved / limit)
+    rates[(impl, device, latent_dim, batch_size, models)] = rate
+    if impl == "engine":
+        parts = []
+        for base, label in (("obvious_loop", "obvious loop"), ("torch_func", "torch.func")):
+            base_rate = rates.get((base, device, latent_dim, batch_size, models))
+            if base_rate:
+                info[f"ratio_vs_{base}"] = rate / base_rate
+                parts.append(f"engine / {label} = {rate / base_rate:.1f}×")
+        info["summary"] = ", ".join(parts + [f"{100 * achieved / limit:.1f}% of the bmm limit"])
+    benchmark.extra_info.update(info)
