@@ -6,6 +6,12 @@ Python loop over models inside a step. One model is the case M = 1. Per-model ra
 run's own streams (:mod:`vaebench.seeding`), drawn in chunks of ``CHUNK`` steps, so a run's numbers do
 not depend on the runs beside it. A model whose loss or gradient turns non-finite is frozen at its last
 finite parameters and reported as diverged; the others are untouched.
+
+How a step runs (measurements in bench/RESULTS.md): activations are feature-major [M, features, B]; the
+MLPs' forward and backward are hand-written batched matrix products (:class:`vaebench.model.StackedMLP`)
+in a layout with hidden widths padded to a multiple of 8; only the variant's loss goes through autograd;
+Adam is PyTorch's fused kernel over the whole [M, P] buffer. On the CPU a group is split into parts
+trained by worker threads with one intra-op thread each (see :func:`train`).
 """
 
 from __future__ import annotations
