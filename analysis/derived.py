@@ -49,9 +49,9 @@ def input_directions(x: np.ndarray, z: np.ndarray, k: int = K_NEIGHBOURS) -> dic
     nan = {"z_input_directions": math.nan, "z_explained_major": math.nan, "z_explained_minor": math.nan}
     if x.shape[0] != z.shape[0]:
         raise ValueError(f"z.shape = {z.shape}: must have as many rows as x.shape = {x.shape}")
-    if not isinstance(k, int) or k < 1 or k >= x.shape[0]:
-        raise ValueError(f"k = {k!r}: must be an integer >= 1 and < n = {x.shape[0]}")
-    if not (np.isfinite(z).all() and np.isfinite(x).all()):
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k = {k!r}: must be an integer >= 1")
+    if k >= x.shape[0] or not (np.isfinite(z).all() and np.isfinite(x).all()):  # too few points or NaN
         return nan
     _, idx = cKDTree(z).query(z, k + 1)
     # leave one out: drop the point itself (with ties it may not come first, so drop it by index)

@@ -92,6 +92,8 @@ def test_dry_run_validates_and_writes_nothing(grid_file, tmp_path, capsys):
     (["run", "GRID", "--out", "OUT", "--executor", "spark"], "argument --executor: invalid choice: 'spark'"),
     (["run", "GRID", "--out", "OUT", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
     (["run", "GRID", "--out", "OUT", "--scheduler", "tcp://x:1"], "scheduler = 'tcp://x:1': only the dask"),
+    (["run", "GRID", "--out", "OUT", "--executor", "dask", "--scheduler", "notaurl"],
+     "scheduler = 'notaurl': must be an address like tcp://HOST:PORT"),
     (["run", "missing.toml", "--out", "OUT"], "grid file = 'missing.toml': no such file"),
     (["status", "OUT"], "not a vaebench study directory"),
 ])

@@ -222,6 +222,9 @@ class DaskExecutor:
             import dask.distributed  # noqa: F401
         except ImportError:
             raise ValueError(f"executor = 'dask': {DASK_EXTRA}") from None
+        if scheduler and (not isinstance(scheduler, str) or "://" not in scheduler
+                          or not scheduler.rsplit(":", 1)[-1].isdigit()):
+            raise ValueError(f"scheduler = {scheduler!r}: must be an address like tcp://HOST:PORT")
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None, threads: int | None = None):
         import logging

@@ -65,3 +65,9 @@ def test_derived_metrics_keys(x):
     arrays = {"x": x, "mu": stats.norm.ppf(x), "z": stats.norm.ppf(x)}
     assert set(derived_metrics(arrays)) == {"z_input_directions", "z_explained_major", "z_explained_minor",
                                             "mu_kurtosis_ratio"}
+
+
+def test_input_directions_of_too_few_points_is_nan_not_an_error():
+    x = np.random.default_rng(0).random((10, 2))
+    out = input_directions(x, x, k=10)
+    assert all(np.isnan(v) for v in out.values())
