@@ -333,14 +333,4 @@ def _adam_fused(p: torch.Tensor, g: torch.Tensor, exp1: torch.Tensor, exp2: torc
     p.addcmul_(delta, lr.unsqueeze(-1))
 
 
-def _adam_plain(p: torch.Tensor, g: torch.Tensor, exp1: torch.Tensor, exp2: torch.Tensor,
-                delta: torch.Tensor, step_count: torch.Tensor, lr: torch.Tensor, t: int) -> None:
-    """The same Adam step in plain tensor ops, for PyTorch builds without ``torch._fused_adam_``."""
-    b1, b2 = ADAM_BETAS
-    exp1.lerp_(g, 1 - b1)
-    exp2.mul_(b2).addcmul_(g, g, value=1 - b2)
-    denom = (exp2 / (1 - b2**t)).sqrt_().add_(ADAM_EPS)
-    p.sub_((lr / (1 - b1**t)).unsqueeze(-1) * exp1 / denom)
-
-
-_adam = _adam_fused if hasattr(torch, "_fused_adam_") else _adam_plain
+_adam = _adam_fused  # torch._fused_adam_ exists in every torch the project admits (>= 2.3)
