@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-IMPLS = ("obvious_loop", "torch_func", "engine")
+IMPLS = ("obvious_loop", "torch_func", "engine_operators", "engine")
 RATIOS = ("late_over_early", "vs_one_process")
 
 
@@ -25,22 +25,23 @@ def _fmt(value: Any, digits: int = 0) -> str:
 
 
 def training_table(benchmarks: list[dict]) -> str:
-    """One row per (device, d, B, M): model-steps/s of the three implementations and the ratios."""
+    """One row per (device, d, B, M): model-steps/s of each implementation and the engine's ratios."""
     rows: dict[tuple, dict[str, dict]] = {}
     for b in benchmarks:
         info = b.get("extra_info") or {}
         if b.get("name", "").startswith("test_training_throughput") and "model_steps_per_s" in info:
             key = (info["device"], info["latent_dim"], info["batch_size"], info["models"])
             rows.setdefault(key, {})[info["impl"]] = info
-    lines = ["| device | d | B | M | obvious loop | torch.func | engine | engine / obvious | "
-             "engine / torch.func | engine GFLOP/s | % of bmm limit |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| device | d | B | M | obvious loop | torch.func | engine, operators | engine "
+             "| engine / obvious | engine / torch.func | engine GFLOP/s | % of bmm limit |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for (dev, d, bs, m), impls in sorted(rows.items()):
         eng = impls.get("engine", {})
         rate = {k: impls.get(k, {}).get("model_steps_per_s") for k in IMPLS}
         frac = eng.get("fraction_of_bmm_limit")
         lines.append(f"| {dev} | {d} | {bs} | {m} | {_fmt(rate['obvious_loop'])} "
-                     f"| {_fmt(rate['torch_func'])} | {_fmt(rate['engine'])} "
+                     f"| {_fmt(rate['torch_func'])} | {_fmt(rate['engine_operators'])} "
+                     f"| {_fmt(rate['engine'])} "
                      f"| {_fmt(eng.get('ratio_vs_obvious_loop'), 1)}× "
                      f"| {_fmt(eng.get('ratio_vs_torch_func'), 1)}× | {_fmt(eng.get('gflops_per_s'), 1)} "
                      f"| {_fmt(None if frac is None else 100 * frac, 1)} |")

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from vaebench import cpu_kernel
 from vaebench.config import RunConfig
 from vaebench.data import sample
 from vaebench.model import Layout, StackedMLP, init_flat, pad_index, padded_hidden
@@ -114,6 +115,13 @@ class _Streams:
         self.noise_rng = [stream_rng(c.seed, "noise") for c in cfgs] if noise else None
         self.prior_rng = [stream_rng(c.seed, "prior") for c in cfgs] if prior else None
         self.pending = [np.empty(0, dtype=np.int64) for _ in cfgs]
+        self.buffers: dict[tuple, np.ndarray] = {}  # reused chunk to chunk: fresh MBs cost page faults
+
+    def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        key = (name, shape)
+        if key not in self.buffers:
+            self.buffers[key] = np.empty(shape, dtype=dtype)
+        return self.buffers[key]
 
     def _indices(self, m: int, count: int) -> np.ndarray:
         buf = self.pending[m]
@@ -122,37 +130,52 @@ class _Streams:
         self.pending[m] = buf[count:]
         return buf[:count]
 
-    def chunk(self, steps: int, device: str):
-        """Indices [steps, M, B], noise [steps, M, d, B] (feature-major, as the engine's activations)
-        and prior samples [steps, M, B, d]; each model's draws are the same whatever M is."""
-        shape = (steps, self.b, self.d)
-        idx = np.stack([self._indices(m, steps * self.b).reshape(steps, self.b)
-                        for m in range(len(self.pending))], axis=1)
+    def chunk(self, steps: int, device: str, feature_major: bool):
+        """Indices [M, steps, B], noise and prior samples [M, steps, B, d], model-major: each model's
+        draws fill its own contiguous block, the same whatever M is. Where ``feature_major`` (the operator
+        path) step-major instead: indices [steps, M, B], noise [steps, M, d, B], prior [steps, M, B, d]."""
+        m_models = len(self.pending)
+        idx = np.empty((m_models, steps, self.b), dtype=np.int64)
+        for m in range(m_models):
+            idx[m] = self._indices(m, steps * self.b).reshape(steps, self.b)
 
-        def normal(rngs):
+        def normal(rngs, name):
             if rngs is None:
                 return None
-            return torch.from_numpy(np.stack([r.standard_normal(shape, dtype=np.float32) for r in rngs],
-                                             axis=1)).to(device)
+            out = self._buffer(name, (m_models, steps, self.b, self.d), np.float32)
+            for m, r in enumerate(rngs):
+                r.standard_normal(dtype=np.float32, out=out[m])
+            return torch.from_numpy(out)
 
-        noise = normal(self.noise_rng)
-        noise = None if noise is None else noise.transpose(2, 3).contiguous()
-        return torch.from_numpy(idx).to(device), noise, normal(self.prior_rng)
+        idx = torch.from_numpy(idx)
+        noise, prior = normal(self.noise_rng, "noise"), normal(self.prior_rng, "prior")
+        if feature_major:
+            idx = idx.transpose(0, 1).contiguous()
+            noise = None if noise is None else noise.permute(1, 0, 3, 2).contiguous()
+            prior = None if prior is None else prior.transpose(0, 1).contiguous()
+        return tuple(None if a is None else a.to(device) for a in (idx, noise, prior))
 
 
 class _Group:
     """The training state of one group of M same-shaped models and its step.
 
-    Parameters live in one flat buffer [M, P] of the padded layout (:func:`padded_hidden`); the forward
-    pass and the MLP's backward are hand-written (:class:`StackedMLP`), only the variant's loss, a few
-    small [M, B, d] tensors, goes through autograd. Adam is one fused kernel over the whole buffer.
+    Parameters live in one flat buffer [M, P]. Two paths compute the MLPs, chosen once per process:
+    on the CPU the kernel (:mod:`vaebench.cpu_kernel`: each model's forward, backward and Adam step in
+    C, batch-major activations [M, B, features]); elsewhere, or where no C compiler is found, PyTorch
+    operators (:class:`StackedMLP`, feature-major [M, features, B], hidden widths padded to a multiple
+    of 8, PyTorch's fused Adam). Either way only the variant's loss, a few small [M, B, d] tensors, goes
+    through autograd.
     """
 
     def __init__(self, cfgs: list[RunConfig], variant):
         c0, dev = cfgs[0], cfgs[0].device
         self.variant, self.m, self.d, self.steps = variant, len(cfgs), c0.latent_dim, c0.steps
+        self.lib = cpu_kernel.load() if dev == "cpu" else None
         self.layout = Layout.build(2, self.d, c0.hidden, variant.stochastic)
-        wide = Layout.build(2, self.d, padded_hidden(c0.hidden), variant.stochastic)
+        # the kernel pads inside its own buffers (padding the layout to 16 was no faster: K grows); the
+        # operator path trains in a layout with hidden widths padded by zero units that stay zero
+        wide = (self.layout if self.lib
+                else Layout.build(2, self.d, padded_hidden(c0.hidden), variant.stochastic))
         self.index = torch.from_numpy(pad_index(self.layout, wide)).to(dev)
         init = np.stack([init_flat(self.layout, stream_rng(c.seed, "init")) for c in cfgs])
         # a row length that is a multiple of 64 floats puts every model's parameters at the same offset
@@ -161,15 +184,23 @@ class _Group:
         self.flat = torch.zeros(self.m, -(-wide.n_params // 64) * 64, device=dev)
         self.tail = torch.zeros(self.m, self.flat.shape[1] - wide.n_params, device=dev)
         self.flat[:, self.index] = torch.from_numpy(init).to(dev)
+        self.n_weights = wide.n_weights
         self.weights = self.flat[:, :wide.n_weights]
         self.grad = torch.zeros_like(self.flat)
         self.exp1, self.exp2 = torch.zeros_like(self.flat), torch.zeros_like(self.flat)  # Adam's moments
-        self.delta = torch.zeros_like(self.flat)
-        self.step_count = torch.zeros((), device=dev)
-        self.encoder, self.decoder = StackedMLP(self.flat, wide.encoder), StackedMLP(self.flat, wide.decoder)
+        if self.lib:
+            split = 2 if variant.stochastic else 1  # μ and log σ² as two contiguous arrays
+            self.encoder = cpu_kernel.KernelMLP(self.lib, self.flat, wide.encoder, c0.batch_size, split)
+            self.decoder = cpu_kernel.KernelMLP(self.lib, self.flat, wide.decoder, c0.batch_size)
+        else:
+            self.encoder = StackedMLP(self.flat, wide.encoder)
+            self.decoder = StackedMLP(self.flat, wide.decoder)
+            self.delta = torch.zeros_like(self.flat)
+            self.step_count = torch.zeros((), device=dev)
         data = np.stack([sample(c.dataset, c.n_train, stream_seed(c.seed, "data")) for c in cfgs])
         self.data = torch.from_numpy(data.reshape(-1, 2)).to(dev)  # [M·n_train, 2]: model m's rows at m·n
         self.row0 = torch.arange(self.m, device=dev).unsqueeze(-1) * c0.n_train  # [M, 1]
+        self._rows: torch.Tensor | None = None
 
         def per_model(values) -> torch.Tensor:
             return torch.tensor(np.asarray(values, dtype=np.float32), device=dev)
@@ -182,15 +213,78 @@ class _Group:
         self.alive = torch.ones(self.m, dtype=torch.bool, device=dev)
         self.died_at = torch.full((self.m,), -1, dtype=torch.long, device=dev)
 
+    @property
+    def feature_major(self) -> bool:
+        """Layout of the minibatches and noise this group's step takes (see :meth:`step`)."""
+        return self.lib is None
+
     def batches(self, idx: torch.Tensor) -> torch.Tensor:
-        """The minibatches of a chunk, feature-major: indices [steps, M, B] → data [steps, M, 2, B]."""
-        rows = self.data.index_select(0, (idx + self.row0).view(-1))  # one gather for the whole chunk
-        return rows.view(*idx.shape, 2).transpose(2, 3).contiguous()
+        """The minibatches of a chunk (see :meth:`_Streams.chunk`): indices [M, steps, B] → data
+        [M, steps, B, 2]; where :attr:`feature_major`, [steps, M, B] → [steps, M, 2, B]."""
+        row0 = self.row0 if self.feature_major else self.row0.unsqueeze(-1)
+        # one gather for the whole chunk, of 8-byte words (a row of 2 floats each): 2× faster than rows
+        index = (idx + row0).view(-1)
+        if self._rows is None or self._rows.shape != index.shape:
+            self._rows = torch.empty_like(index)  # reused chunk to chunk, as the streams' buffers
+        words = torch.index_select(self.data.view(torch.int64).view(-1), 0, index, out=self._rows)
+        rows = words.view(torch.float32).view(*idx.shape, 2)
+        return rows.transpose(2, 3).contiguous() if self.feature_major else rows
+
+    def at(self, chunk: torch.Tensor | None, j: int) -> torch.Tensor | None:
+        """Step ``j`` of a chunk from :meth:`batches` or :meth:`_Streams.chunk`: [M, …]."""
+        if chunk is None:
+            return None
+        return chunk[j] if self.feature_major else chunk[:, j]
+
+    def _loss(self, t: int, x, recon, mu, logvar, z, prior, leaves):
+        """The variant's loss terms [M] at step ``t`` from batch-major [M, B, ·] views, and the gradients
+        of the alive models' summed ``total`` with respect to ``leaves`` (the encoder's outputs and the
+        decoder's, as the tensors the MLPs produced)."""
+        terms = self.variant.loss(LossInputs(x, recon, mu, logvar, z, prior, self.betas[t], self.recon_var,
+                                             self.params, t, self.steps))
+        objective = torch.where(self.alive, terms["total"], 0.0).sum()
+        grads = torch.autograd.grad(objective, leaves, allow_unused=True, materialize_grads=True)
+        return terms, grads
 
     def step(self, t: int, x: torch.Tensor, noise: torch.Tensor | None, prior: torch.Tensor | None
              ) -> dict[str, torch.Tensor]:
-        """One training step at step ``t``: minibatch x [M, 2, B], noise [M, d, B] (or None), prior
-        samples [M, B, d] (or None). Returns the loss terms [M] (``total`` includes the L2 term)."""
+        """One training step at step ``t``: minibatch x [M, B, 2] and noise [M, B, d] (or None); where
+        :attr:`feature_major`, x [M, 2, B] and noise [M, d, B]; prior samples [M, B, d] (or None).
+        Returns the loss terms [M] (``total`` includes the L2 term)."""
+        if self.lib:
+            return self._step_kernel(t, x, noise, prior)
+        return self._step_operators(t, x, noise, prior)
+
+    def _step_kernel(self, t: int, x, noise, prior) -> dict[str, torch.Tensor]:
+        enc = self.encoder.forward(x)  # [2, M, B, d]: μ, log σ² (or [1, M, B, d]: z)
+        if self.variant.stochastic:
+            mu, logvar = enc[0].requires_grad_(True), enc[1].requires_grad_(True)
+            spread = torch.exp(0.5 * logvar) * noise
+            z = mu + spread
+            leaves = (mu, logvar)
+        else:
+            mu, logvar = enc[0].requires_grad_(True), None
+            z, leaves = mu, (mu,)
+        z_in = z.detach().contiguous()
+        recon = self.decoder.forward(z_in)[0].requires_grad_(True)
+        terms, (*g_enc, g_recon) = self._loss(t, x, recon, mu, logvar, z, prior, (*leaves, recon))
+        with torch.no_grad():
+            g_z = self.decoder.backward(z_in, g_recon.contiguous(), self.grad, self.l2, input_grad=True)
+            g_out = torch.empty_like(enc)
+            torch.add(g_enc[0], g_z, out=g_out[0])
+            if self.variant.stochastic:  # through z = μ + exp(½ log σ²)·ε
+                torch.addcmul(g_enc[1], g_z, spread, value=0.5, out=g_out[1])
+            self.encoder.backward(x, g_out, self.grad, self.l2, input_grad=False)
+            total = terms["total"].detach().clone()
+            l2 = torch.empty_like(total)
+            self.lib.vb_adam(self.m, self.flat.shape[1], self.n_weights, self.flat.data_ptr(),
+                             self.grad.data_ptr(), self.exp1.data_ptr(), self.exp2.data_ptr(),
+                             self.lr.data_ptr(), self.l2.data_ptr(), total.data_ptr(), l2.data_ptr(),
+                             self.alive.data_ptr(), self.died_at.data_ptr(), t + 1, *ADAM_BETAS, ADAM_EPS)
+        terms["l2"], terms["total"] = l2, total
+        return terms
+
+    def _step_operators(self, t: int, x, noise, prior) -> dict[str, torch.Tensor]:
         d, variant = self.d, self.variant
         enc, enc_inputs = self.encoder.forward(x)
         if variant.stochastic:  # μ and log σ² as two leaves: their gradients need no slicing back
@@ -205,11 +299,8 @@ class _Group:
             leaves = (enc,)
         recon, dec_inputs = self.decoder.forward(z.detach().transpose(1, 2))
         recon.requires_grad_(True)
-        terms = variant.loss(LossInputs(x.transpose(1, 2), recon.transpose(1, 2), mu, logvar, z, prior,
-                                        self.betas[t], self.recon_var, self.params, t, self.steps))
-        objective = torch.where(self.alive, terms["total"], 0.0).sum()
-        *g_enc, g_recon = torch.autograd.grad(objective, (*leaves, recon), allow_unused=True,
-                                              materialize_grads=True)
+        terms, (*g_enc, g_recon) = self._loss(t, x.transpose(1, 2), recon.transpose(1, 2), mu, logvar, z,
+                                              prior, (*leaves, recon))
         with torch.no_grad():
             g_z, dec_w, dec_b = self.decoder.backward(dec_inputs, g_recon, input_grad=True)
             if variant.stochastic:  # through z = μ + exp(½ log σ²)·ε
@@ -257,12 +348,11 @@ def _train_part(cfgs: list[RunConfig], variant, every: int,
     logged_steps, logged, names = [], [], None
     for t0 in range(0, steps, CHUNK):
         n_chunk = min(CHUNK, steps - t0)
-        idx, noise, prior = streams.chunk(n_chunk, dev)
+        idx, noise, prior = streams.chunk(n_chunk, dev, group.feature_major)
         xs = group.batches(idx)
         for j in range(n_chunk):
             t = t0 + j
-            terms = group.step(t, xs[j], None if noise is None else noise[j],
-                               None if prior is None else prior[j])
+            terms = group.step(t, group.at(xs, j), group.at(noise, j), group.at(prior, j))
             if t % every == 0 or t == steps - 1:
                 terms["beta"] = group.betas[t]
                 terms["total"] = terms.pop("total")

@@ -1,0 +1,199 @@
+"""The CPU kernel (vaebench/_cpu_kernel.c): its numbers against PyTorch's, its build and its fallbacks.
+
+References are independent of the kernel: autograd through the public batch-major
+:func:`vaebench.model.mlp` for forward and backward, ``torch.optim.Adam`` for the optimiser step.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from vaebench import RunConfig, cpu_kernel, train
+from vaebench.model import Layout, init_flat, mlp
+
+lib = cpu_kernel.load()
+needs_kernel = pytest.mark.skipif(lib is None, reason="no C compiler: the CPU kernel is not built here")
+
+
+def _flat(layout: Layout, m: int, extra: int = 5) -> torch.Tensor:
+    rows = np.stack([init_flat(layout, np.random.default_rng(s)) for s in range(m)])
+    return torch.cat([torch.from_numpy(rows), torch.zeros(m, extra)], 1).contiguous()  # rows longer than P
+
+
+@needs_kernel
+@pytest.mark.parametrize(("latent_dim", "hidden", "stochastic", "batch"),
+                         [(2, (30, 30), True, 128), (1, (30, 30), True, 100), (2, (7, 5), True, 11),
+                          (3, (6, 6, 6), False, 37), (2, (33, 17), True, 5), (1, (1,), True, 3),
+                          (2, (64, 48), True, 1)])
+def test_forward_and_backward_match_autograd(latent_dim, hidden, stochastic, batch):
+    layout = Layout.build(2, latent_dim, hidden, stochastic)
+    m = 3
+    flat = _flat(layout, m)
+    gen = torch.Generator().manual_seed(1)
+    l2 = torch.tensor([0.0, 0.1, 1e-3])
+    for layers in (layout.encoder, layout.decoder):
+        split = 2 if (layers is layout.encoder and stochastic) else 1
+        net = cpu_kernel.KernelMLP(lib, flat, layers, batch, split)
+        x = torch.randn(m, batch, layers[0].n_in, generator=gen)
+        weight = torch.randn(m, batch, layers[-1].n_out, generator=gen)
+        out = net.forward(x)  # [split, m, B, n_out / split]
+        grad = torch.full_like(flat, 7.0)  # every entry the kernel owns must be overwritten
+        g_out = torch.stack(weight.chunk(split, -1)).contiguous()
+        g_in = net.backward(x, g_out, grad, l2, input_grad=True)
+
+        flat_ref, x_ref = flat.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        out_ref = mlp(flat_ref, layers, x_ref)
+        penalty = sum((l2[:, None] * flat_ref[:, ly.w_at:ly.w_at + ly.n_in * ly.n_out].square()).sum()
+                      for ly in layers)
+        ((out_ref * weight).sum() + penalty).backward()
+        torch.testing.assert_close(torch.cat(list(out), -1), out_ref, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(g_in, x_ref.grad, atol=1e-5, rtol=1e-5)
+        for ly in layers:
+            for at, n in ((ly.w_at, ly.n_in * ly.n_out), (ly.b_at, ly.n_out)):
+                torch.testing.assert_close(grad[:, at:at + n], flat_ref.grad[:, at:at + n],
+                                           atol=1e-5, rtol=1e-5)
+        assert (grad[:, layout.n_params:] == 7.0).all()  # nothing written past the layout
+
+
+@needs_kernel
+def test_relu_keeps_nan_as_pytorch_does():
+    layout = Layout.build(2, 2, (4,), True)
+    flat = _flat(layout, 1)
+    net = cpu_kernel.KernelMLP(lib, flat, layout.encoder, 2)
+    x = torch.tensor([[[float("nan"), 0.0], [0.5, 0.5]]])
+    out = torch.cat(list(net.forward(x)), -1)
+    ref = mlp(flat, layout.encoder, x)
+    assert torch.isnan(out[0, 0]).all() and torch.isnan(ref[0, 0]).all()
+    torch.testing.assert_close(out[0, 1], ref[0, 1])
+
+
+def _adam(flat, grad, exp1, exp2, lr, l2, total, alive, died, t, n_weights):
+    l2_out = torch.empty_like(total)
+    lib.vb_adam(flat.shape[0], flat.shape[1], n_weights, flat.data_ptr(), grad.data_ptr(), exp1.data_ptr(),
+                exp2.data_ptr(), lr.data_ptr(), l2.data_ptr(), total.data_ptr(), l2_out.data_ptr(),
+                alive.data_ptr(), died.data_ptr(), t, 0.9, 0.999, 1e-8)
+    return l2_out
+
+
+@needs_kernel
+def test_adam_matches_torch_optim_adam_and_freezes_non_finite_models():
+    gen = torch.Generator().manual_seed(0)
+    m, p, n_weights = 3, 37, 30
+    flat = torch.randn(m, p, generator=gen)
+    exp1, exp2 = torch.zeros_like(flat), torch.zeros_like(flat)
+    lr, l2 = torch.tensor([1e-3, 1e-2, 1e-3]), torch.tensor([0.0, 0.5, 0.0])
+    alive, died = torch.ones(m, dtype=torch.bool), torch.full((m,), -1, dtype=torch.long)
+    refs = [flat[i].clone().requires_grad_(True) for i in range(m)]
+    opts = [torch.optim.Adam([r], lr=float(lr[i])) for i, r in enumerate(refs)]
+    for t in range(1, 21):
+        grad = torch.randn(m, p, generator=gen)
+        if t == 7:
+            grad[2, 5] = float("inf")  # model 2 dies at step index 6 (the 7th step)
+        total = torch.ones(m)
+        wsq = (flat[:, :n_weights] ** 2).sum(-1)
+        l2_out = _adam(flat, grad, exp1, exp2, lr, l2, total, alive, died, t, n_weights)
+        torch.testing.assert_close(l2_out, l2 * wsq, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(total, 1 + l2 * wsq, rtol=1e-5, atol=1e-6)
+        for i in range(m):
+            if i == 2 and t >= 7:
+                continue
+            refs[i].grad = grad[i].clone()
+            opts[i].step()
+    for i in range(2):
+        torch.testing.assert_close(flat[i], refs[i].detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(flat[2], refs[2].detach(), rtol=1e-5, atol=1e-6)  # frozen before step 7
+    assert alive.tolist() == [True, True, False] and died.tolist() == [-1, -1, 6]
+
+
+@needs_kernel
+def test_adam_marks_a_non_finite_loss_dead():
+    flat, grad = torch.ones(2, 16), torch.zeros(2, 16)
+    alive, died = torch.ones(2, dtype=torch.bool), torch.full((2,), -1, dtype=torch.long)
+    total = torch.tensor([float("nan"), 1.0])
+    _adam(flat, grad, torch.zeros_like(flat), torch.zeros_like(flat), torch.full((2,), 0.1), torch.zeros(2),
+          total, alive, died, 3, 8)
+    assert alive.tolist() == [False, True] and died.tolist() == [2, -1]
+
+
+@needs_kernel
+def test_kernel_refuses_tensors_it_cannot_read():
+    layout = Layout.build(2, 2, (4,), True)
+    net = cpu_kernel.KernelMLP(lib, _flat(layout, 2), layout.encoder, 8)
+    for bad in (torch.zeros(2, 8, 2, dtype=torch.float64), torch.zeros(2, 8, 3), torch.zeros(2, 2, 8).mT):
+        with pytest.raises(ValueError, match="kernel input"):
+            net.forward(bad)
+
+
+def test_env_switch_selects_the_operator_path(monkeypatch):
+    monkeypatch.setenv(cpu_kernel.ENV, "torch")
+    assert cpu_kernel.load() is None and cpu_kernel.active() == "torch"
+    monkeypatch.setenv(cpu_kernel.ENV, "fast")
+    with pytest.raises(ValueError, match="VAEBENCH_CPU_KERNEL = 'fast': must be 'auto' or 'torch'"):
+        cpu_kernel.load()
+
+
+def test_missing_compiler_falls_back_with_a_warning(monkeypatch, tmp_path):
+    monkeypatch.setattr(cpu_kernel, "_state", {})
+    monkeypatch.setenv("VAEBENCH_CACHE", str(tmp_path))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    with pytest.warns(RuntimeWarning, match="CPU kernel unavailable"):
+        assert cpu_kernel.load() is None
+    assert list(tmp_path.iterdir()) == []  # no partial build left behind
+
+
+def test_a_failing_compiler_leaves_no_partial_file(monkeypatch, tmp_path):
+    fake = tmp_path / "cc"
+    fake.write_text('#!/bin/sh\n[ "$1" = --version ] && echo fake-cc 1.0 && exit 0\n'
+                    'echo broken >&2\nexit 1\n')
+    fake.chmod(0o755)
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(cpu_kernel, "_state", {})
+    monkeypatch.setenv("VAEBENCH_CACHE", str(cache))
+    monkeypatch.setenv("CC", str(fake))
+    with pytest.warns(RuntimeWarning, match="broken"):
+        assert cpu_kernel.load() is None
+    assert list(cache.iterdir()) == []
+
+
+@needs_kernel
+def test_build_is_cached_per_source_and_machine(monkeypatch, tmp_path):
+    monkeypatch.setattr(cpu_kernel, "_state", {})
+    monkeypatch.setenv("VAEBENCH_CACHE", str(tmp_path))
+    assert cpu_kernel.load() is not None
+    (built,) = tmp_path.glob("cpu_kernel-*.so")
+    stamp = built.stat().st_mtime_ns
+    monkeypatch.setattr(cpu_kernel, "_state", {})
+    assert cpu_kernel.load() is not None
+    assert built.stat().st_mtime_ns == stamp  # reused, not rebuilt
+
+
+SMALL = dict(n_train=500, steps=40, batch_size=32)
+
+
+@needs_kernel
+@pytest.mark.parametrize("variant", ["vae", "wae", "infovae", "capacity", "free_bits", "ae"])
+def test_kernel_and_operator_paths_train_the_same_function(monkeypatch, variant):
+    """Not bit-identical (other summation orders), but the same trajectory to float precision over the
+    first steps, for every variant: the two paths compute one objective and one Adam."""
+    cfgs = [RunConfig(variant=variant, beta=0.1, seed=s, **SMALL) for s in range(3)]
+    kernel = train(cfgs)
+    monkeypatch.setenv(cpu_kernel.ENV, "torch")
+    operators = train(cfgs)
+    for a, b in zip(kernel, operators, strict=True):
+        cols = [c for c in a.history.columns if c != "step"]
+        np.testing.assert_allclose(a.history[cols].to_numpy(), b.history[cols].to_numpy(),
+                                   rtol=2e-3, atol=2e-4)
+        for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("path", ["auto", "torch"])
+def test_alone_versus_batched_on_both_cpu_paths(monkeypatch, path):
+    monkeypatch.setenv(cpu_kernel.ENV, path)
+    target = RunConfig(beta=0.05, seed=3, l2=1e-3, **SMALL)
+    others = [RunConfig(beta=b, seed=s, lr=1e-3, **SMALL) for b, s in ((0.5, 0), (0.01, 9), (1.0, 4))]
+    (alone,) = train([target])
+    batched = train(others[:2] + [target] + others[2:])[2]
+    assert alone.history.equals(batched.history)
+    for p, q in zip(alone.model.parameters(), batched.model.parameters(), strict=True):
+        assert torch.equal(p, q)

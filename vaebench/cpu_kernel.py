@@ -1,0 +1,195 @@
+"""The CPU kernel (``_cpu_kernel.c``): built once per machine with the system C compiler, loaded by ctypes.
+
+A training step of the seed VAE on the CPU spends its time streaming small activations through memory
+between PyTorch operators; the kernel computes one model's whole MLP forward or backward (and its Adam
+step) while its data sit in L1/L2, model after model. It is plain C with GCC vector extensions, compiled
+with ``cc -O3 -march=native`` (no PyTorch or Python headers, no ninja) into a cache directory the first
+time it is needed, then reused: ``$VAEBENCH_CACHE``, else ``$XDG_CACHE_HOME/vaebench``, else
+``~/.cache/vaebench``. The file name hashes the source, the compiler's version, its flags and the CPU's
+feature flags, so a shared home directory across different machines never loads a foreign build.
+
+:func:`load` returns the library, or None where there is no working C compiler (or where
+``VAEBENCH_CPU_KERNEL=torch`` asks for the PyTorch operators); the engine then trains with PyTorch's
+operators, a second path that computes the same function but not bit-identical numbers. Which path a
+process uses never depends on the runs: every run of a process is trained by the same one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("_cpu_kernel.c")
+FLAGS = ["-O3", "-march=native", "-std=gnu11", "-fPIC", "-shared", "-fno-math-errno"]
+ENV = "VAEBENCH_CPU_KERNEL"  # "auto" (default): the kernel if it builds; "torch": PyTorch operators only
+MAX_LAYERS = 64  # per MLP, the kernel's fixed table size
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+_p, _i64 = ctypes.c_void_p, ctypes.c_int64
+_SIGNATURES = {
+    "vb_scratch_floats": ([_p, _i64], _i64),
+    "vb_acts_floats": ([_p, _i64], _i64),
+    "vb_forward": ([_i64, _p, _p, _i64, _p, _i64, _p, _i64, _i64, _i64, _p, _i64, _p, _i64], None),
+    "vb_backward": ([_i64, _p, _p, _i64, _p, _i64, _p, _i64, _p, _i64, _i64, _i64, _p, _p, _p, _i64, _p,
+                     _i64], None),
+    "vb_adam": ([_i64, _i64, _i64, _p, _p, _p, _p, _p, _p, _p, _p, _p, _p, _i64,
+                 ctypes.c_double, ctypes.c_double, ctypes.c_double], None),
+}
+
+
+def cache_dir() -> Path:
+    """Where built kernels are kept (created on demand)."""
+    if os.environ.get("VAEBENCH_CACHE"):
+        return Path(os.environ["VAEBENCH_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "vaebench"
+
+
+def _cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _compiler() -> str | None:
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    return cc
+
+
+def _build(cc: str) -> Path:
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
+    key = hashlib.sha256("\0".join([SOURCE.read_text(), version, " ".join(FLAGS), _cpu_flags(),
+                                    platform.machine()]).encode()).hexdigest()[:16]
+    target = cache_dir() / f"cpu_kernel-{key}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # build beside the target, then rename: concurrent processes (Dask workers) never load a partial file
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
+    os.close(fd)
+    try:
+        done = subprocess.run([cc, *FLAGS, str(SOURCE), "-o", tmp, "-lm"], capture_output=True, text=True,
+                              timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:2000]}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _open(path: Path) -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(path))  # CDLL, not PyDLL: calls release the GIL, so worker threads overlap
+    for name, (args, res) in _SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.argtypes, fn.restype = args, res
+    return lib
+
+
+def load() -> ctypes.CDLL | None:
+    """The kernel library, built on first use; None if disabled (``VAEBENCH_CPU_KERNEL=torch``) or if no C
+    compiler can build it (a warning says why, once per process)."""
+    mode = os.environ.get(ENV, "auto")
+    if mode not in ("auto", "torch"):
+        raise ValueError(f"{ENV} = {mode!r}: must be 'auto' or 'torch'")
+    if mode == "torch":
+        return None
+    with _lock:
+        if "lib" not in _state:
+            _state["lib"] = None
+            cc = _compiler()
+            try:
+                if cc is None:
+                    raise RuntimeError("no C compiler found (set CC, or install gcc)")
+                _state["lib"] = _open(_build(cc))
+            except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+                warnings.warn(f"vaebench: CPU kernel unavailable, training with PyTorch operators "
+                              f"(slower): {err}", RuntimeWarning, stacklevel=2)
+        return _state["lib"]  # type: ignore[return-value]
+
+
+def active() -> str:
+    """Which CPU path this process trains with: "kernel" or "torch"."""
+    return "kernel" if load() is not None else "torch"
+
+
+class KernelMLP:
+    """One MLP (ReLU between layers) of M models, forward and backward by the kernel.
+
+    ``flat`` [M, P] float32 holds the parameters (``layers`` says where, :class:`vaebench.model.Layout`);
+    inputs are batch-major, ``[M, B, n_in]``, contiguous. The output comes as ``split`` contiguous blocks
+    [split, M, B, n_out / split] (the encoder's mean and log-variance: two arrays, no strided views);
+    the output gradient of :meth:`backward` in the same layout. ``forward`` keeps the hidden activations
+    its ``backward`` needs: call them in pairs (forward, then backward of the same input)."""
+
+    def __init__(self, lib: ctypes.CDLL, flat, layers, batch: int, split: int = 1):
+        import torch
+
+        if len(layers) > MAX_LAYERS:
+            raise ValueError(f"hidden = {len(layers) - 1} layers: the CPU kernel takes at most "
+                             f"{MAX_LAYERS - 1}")
+        self.lib, self.flat, self.batch, self.split = lib, flat, batch, split
+        self.m, self.p = flat.shape
+        self.n_in, self.n_out = layers[0].n_in, layers[-1].n_out
+        self.block = self.n_out // split
+        self.spec = torch.tensor([len(layers)] + [v for ly in layers for v in (ly.n_in, ly.n_out, ly.w_at,
+                                                                                 ly.b_at)],
+                                 dtype=torch.int64)
+        spec = self.spec.data_ptr()
+        self.acts = torch.empty(self.m, max(1, lib.vb_acts_floats(spec, batch)))
+        self.scratch = torch.empty(lib.vb_scratch_floats(spec, batch))
+
+    def forward(self, x):
+        """``x`` [M, B, n_in] (each model's [B, n_in] contiguous) → output [split, M, B, n_out / split]
+        (a new tensor)."""
+        import torch
+
+        _check_input(x, self.m, self.batch, self.n_in)
+        out = torch.empty(self.split, self.m, self.batch, self.block)
+        self.lib.vb_forward(self.m, self.spec.data_ptr(), self.flat.data_ptr(), self.p, x.data_ptr(),
+                            x.stride(0), out.data_ptr(), self.batch * self.block, self.block,
+                            self.m * self.batch * self.block, self.acts.data_ptr(), self.acts.shape[1],
+                            self.scratch.data_ptr(), self.batch)
+        return out
+
+    def backward(self, x, g_out, grad, l2, input_grad: bool):
+        """From ``g_out`` = ∂L/∂output [split, M, B, n_out / split], contiguous: writes this MLP's weight
+        gradients (plus 2λ·W, λ = ``l2`` [M]) and bias gradients into ``grad`` [M, P]; returns ∂L/∂x
+        [M, B, n_in] if ``input_grad``. ``x`` is the input of the matching forward."""
+        import torch
+
+        _check_input(x, self.m, self.batch, self.n_in)
+        _check_input(g_out.view(-1, self.batch, self.block), self.split * self.m, self.batch, self.block)
+        g_in = torch.empty(self.m, self.batch, self.n_in) if input_grad else None
+        self.lib.vb_backward(self.m, self.spec.data_ptr(), self.flat.data_ptr(), self.p, x.data_ptr(),
+                             x.stride(0), self.acts.data_ptr(), self.acts.shape[1],
+                             g_out.data_ptr(), self.batch * self.block, self.block,
+                             self.m * self.batch * self.block, grad.data_ptr(), l2.data_ptr(),
+                             None if g_in is None else g_in.data_ptr(), self.batch * self.n_in,
+                             self.scratch.data_ptr(), self.batch)
+        return g_in
+
+
+def _check_input(x, m: int, batch: int, width: int) -> None:
+    """The kernel reads raw memory: refuse anything but float32 CPU [m, batch, width] with contiguous rows."""
+    import torch
+
+    if (x.dtype != torch.float32 or x.device.type != "cpu" or tuple(x.shape) != (m, batch, width)
+            or x.stride(2) != 1 or x.stride(1) != width):
+        raise ValueError(f"kernel input: got {x.dtype} {tuple(x.shape)} strides {x.stride()} on {x.device}; "
+                         f"expected float32 [{m}, {batch}, {width}] with contiguous rows on the CPU")
