@@ -9,8 +9,9 @@ import vaebench
 from tests.conftest import requires_cuda
 from vaebench import RunConfig, train
 from vaebench.data import sample
+from vaebench.engine import CHUNK
 from vaebench.losses import gaussian_kl
-from vaebench.seeding import stream_rng, stream_seed
+from vaebench.seeding import stream_generator, stream_seed
 
 SMALL = dict(n_train=1000, steps=150, batch_size=64)
 
@@ -89,16 +90,19 @@ def _replay_step_loss(model, cfg, step):
     """Recompute the loss of minibatch ``step`` independently of the engine: the run's data, the
     permutation stream and the noise stream, through the plain nn.Module."""
     data = sample(cfg.dataset, cfg.n_train, stream_seed(cfg.seed, "data"))
-    rng = stream_rng(cfg.seed, "batches")
-    order = np.concatenate([rng.permutation(cfg.n_train) for _ in range((step + 1) * cfg.batch_size
-                                                                          // cfg.n_train + 1)])
+    gen = stream_generator(cfg.seed, "batches")
+    order = torch.cat([torch.randperm(cfg.n_train, generator=gen)
+                       for _ in range((step + 1) * cfg.batch_size // cfg.n_train + 1)]).numpy()
     idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-    noise = stream_rng(cfg.seed, "noise").standard_normal(((step + 1), cfg.batch_size, cfg.latent_dim),
-                                                          dtype=np.float32)[step]
+    # noise comes in chunks of CHUNK steps per run: redraw the chunks up to the one holding ``step``
+    gen = stream_generator(cfg.seed, "noise")
+    for t0 in range(0, step + 1, CHUNK):
+        chunk = torch.randn(min(CHUNK, cfg.steps - t0), cfg.batch_size, cfg.latent_dim, generator=gen)
+    noise = chunk[step % CHUNK]
     x = torch.from_numpy(data[idx])
     with torch.no_grad():
         mu, logvar = model.encode(x)
-        z = mu + torch.exp(0.5 * logvar) * torch.from_numpy(noise)
+        z = mu + torch.exp(0.5 * logvar) * noise
         recon = ((x - model.decode(z)) ** 2).sum(-1).mean() / (2 * cfg.recon_var)
         kl = gaussian_kl(mu[None], logvar[None])[0]
         l2 = cfg.l2 * sum((m.weight**2).sum() for m in model.modules() if isinstance(m, torch.nn.Linear))

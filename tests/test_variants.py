@@ -139,3 +139,37 @@ def test_infovae_default_mmd_weight_keeps_both_latent_dimensions():
     (res,) = vaebench.train([vaebench.RunConfig(variant="infovae", beta=0.01, steps=1500, batch_size=128)])
     assert res.config.params["mmd_weight"] == 1.0
     assert active_units(eval_arrays(res, 2000)["mu"]) == 2
+
+
+@pytest.mark.parametrize("name", list_variants())
+def test_closed_form_gradients_equal_autograd(name):
+    """A variant that defines ``gradients`` (for speed) must give autograd's gradients of its ``loss``
+    and the same terms; the others return None and are differentiated by the engine."""
+    variant = get_variant(name)
+    if not variant.trainable:
+        return
+    params = {k: 0.5 for k in variant.resolve_params({})}
+    inp = inputs(params, step=10, steps=100, stochastic=variant.stochastic)
+    recon_var = torch.tensor([0.5, 0.2], dtype=torch.float64)  # per-model σ² ≠ 0.5 exercises the scale
+    inp.recon_var = recon_var
+    closed = variant.gradients(inp)
+    if closed is None:
+        return
+    terms, grads = closed
+    names = ["mu", "z", "recon"] + (["logvar"] if variant.stochastic else [])
+    leaves = {n: getattr(inp, n).clone().requires_grad_(True) for n in names}
+    ref_terms = variant.loss(LossInputs(inp.x, leaves["recon"], leaves["mu"], leaves.get("logvar"),
+                                        leaves["z"], inp.prior, inp.beta, recon_var, inp.params, inp.step,
+                                        inp.steps))
+    ref = torch.autograd.grad(ref_terms["total"].sum(), list(leaves.values()), allow_unused=True,
+                              materialize_grads=True)
+    for key in ref_terms:
+        torch.testing.assert_close(terms[key], ref_terms[key].detach(), rtol=1e-12, atol=1e-12)
+    for n, g in zip(leaves, ref, strict=True):
+        got = grads.get(n)
+        torch.testing.assert_close(torch.zeros_like(g) if got is None else got, g, rtol=1e-10, atol=1e-12)
+
+
+def test_the_default_variant_has_closed_form_gradients():
+    # the speed of every study rests on it (bench/RESULTS.md); losing it silently would be a regression
+    assert get_variant("vae").gradients(inputs()) is not None

@@ -111,19 +111,23 @@ static void gemm(int ep, long R, long K, long C, const float *A, long ar, long a
     GEMM_ROWS(1, TC)
 }
 
-/* Copy rows [R, n] (stride ss) into [R, npad] (stride npad), zero-filling the pad lanes; or back. */
+/* Copy rows [R, n] (stride ss) into [R, npad] (stride npad), zero-filling the pad lanes; or back. Plain
+ * loops, not memcpy: rows are often 2-4 floats, where a library call costs more than the copy. */
 static void pad_rows(long R, long n, const float *src, long ss, float *dst, long npad)
 {
     for (long r = 0; r < R; r++) {
-        memcpy(dst + r * npad, src + r * ss, n * sizeof(float));
-        memset(dst + r * npad + n, 0, (npad - n) * sizeof(float));
+        for (long c = 0; c < n; c++)
+            dst[r * npad + c] = src[r * ss + c];
+        for (long c = n; c < npad; c++)
+            dst[r * npad + c] = 0.f;
     }
 }
 
 static void unpad_rows(long R, long n, const float *src, long ss, float *dst, long ds)
 {
     for (long r = 0; r < R; r++)
-        memcpy(dst + r * ds, src + r * ss, n * sizeof(float));
+        for (long c = 0; c < n; c++)
+            dst[r * ds + c] = src[r * ss + c];
 }
 
 /* The last layer's output columns in S blocks of dd: column c of row b lives at
@@ -132,16 +136,16 @@ static void unpad_rows(long R, long n, const float *src, long ss, float *dst, lo
 static void scatter_cols(long B, long n, const float *src, long sp, float *out, long dd, long ss)
 {
     for (long c0 = 0; c0 < n; c0 += dd)
-        for (long b = 0; b < B; b++)
-            memcpy(out + (c0 / dd) * ss + b * dd, src + b * sp + c0, dd * sizeof(float));
+        unpad_rows(B, dd, src + c0, sp, out + (c0 / dd) * ss, dd);
 }
 
 static void gather_cols(long B, long n, const float *g, long dd, long ss, float *dst, long dp)
 {
     for (long b = 0; b < B; b++) {
-        for (long c0 = 0; c0 < n; c0 += dd)
-            memcpy(dst + b * dp + c0, g + (c0 / dd) * ss + b * dd, dd * sizeof(float));
-        memset(dst + b * dp + n, 0, (dp - n) * sizeof(float));
+        for (long c = 0; c < n; c++)
+            dst[b * dp + c] = g[(c / dd) * ss + b * dd + c % dd];
+        for (long c = n; c < dp; c++)
+            dst[b * dp + c] = 0.f;
     }
 }
 
@@ -253,7 +257,7 @@ static void backward_one(const long *spec, const float *p, const float *x, const
 {
     long n = spec[0], mat = max_matrix(spec), wmax = max_width(spec);
     long act = B * wmax > mat ? B * wmax : mat;
-    float *wbuf = scr, *tbuf = scr + mat, *gbuf[2] = {scr + 2 * mat + wmax, scr + 2 * mat + wmax + act};
+    float *tbuf = scr + mat, *gbuf[2] = {scr + 2 * mat + wmax, scr + 2 * mat + wmax + act};
     float *tmp = gbuf[1] + act;
     /* where each layer's input lives: x, then the hidden activations in order */
     const float *inputs[64];
@@ -276,7 +280,7 @@ static void backward_one(const long *spec, const float *p, const float *x, const
     for (long l = n - 1; l >= 0; l--) {
         layer_t ly = layer(spec, l);
         const float *h = inputs[l];
-        long hs = strides[l], op = padv(ly.n_out), ip = padv(ly.n_in), ws;
+        long hs = strides[l], op = padv(ly.n_out), ip = padv(ly.n_in);
         /* dW[i][o] = sum_b h[b][i] g[b][o] + 2 lambda W[i][o]; a narrow layer (the last ones: 2 or 4
          * outputs) as dW^T[o][i], vectors over i, so no vector lanes are spent on padding (hidden
          * inputs only: their rows are padded to whole vectors, x's are not) */
@@ -287,32 +291,38 @@ static void backward_one(const long *spec, const float *p, const float *x, const
                     long at = ly.w_at + i * ly.n_out + o;
                     grad[at] = tmp[o * ip + i] + two_l2 * p[at];
                 }
+        } else if (op == ly.n_out) {
+            gemm(EP_ADD, ly.n_in, B, op, h, 1, hs, g, gs, NULL, grad + ly.w_at, op, p + ly.w_at, op, two_l2);
         } else {
-            const float *w = padded_weight(ly, p, wbuf, &ws);
-            if (op == ly.n_out) {
-                gemm(EP_ADD, ly.n_in, B, op, h, 1, hs, g, gs, NULL, grad + ly.w_at, op, w, ws, two_l2);
-            } else {
-                gemm(EP_ADD, ly.n_in, B, op, h, 1, hs, g, gs, NULL, tmp, op, w, ws, two_l2);
-                unpad_rows(ly.n_in, ly.n_out, tmp, op, grad + ly.w_at, ly.n_out);
-            }
+            gemm(EP_PLAIN, ly.n_in, B, op, h, 1, hs, g, gs, NULL, tmp, op, NULL, 0, 0.f);
+            for (long i = 0; i < ly.n_in; i++)
+                for (long o = 0; o < ly.n_out; o++) {
+                    long at = ly.w_at + i * ly.n_out + o;
+                    grad[at] = tmp[i * op + o] + two_l2 * p[at];
+                }
         }
-        /* db[o] = sum_b g[b][o] */
+        /* db[o] = sum_b g[b][o], in four independent partial sums (one chain would wait on each add) */
         for (long c = 0; c < op; c += VL) {
-            vf s = {0};
-            for (long b = 0; b < B; b++)
-                s += ld(g + b * gs + c);
-            st(tmp + c, s);
+            vf s[4] = {{0}, {0}, {0}, {0}};
+            long b = 0;
+            for (; b + 4 <= B; b += 4)
+                for (int j = 0; j < 4; j++)
+                    s[j] += ld(g + (b + j) * gs + c);
+            for (; b < B; b++)
+                s[0] += ld(g + b * gs + c);
+            st(tmp + c, (s[0] + s[1]) + (s[2] + s[3]));
         }
-        memcpy(grad + ly.b_at, tmp, ly.n_out * sizeof(float));
+        for (long o = 0; o < ly.n_out; o++)
+            grad[ly.b_at + o] = tmp[o];
         if (l == 0 && !gin)
             break;
         /* dh[b][i] = sum_o g[b][o] W[i][o], through ReLU's derivative for hidden inputs */
-        for (long o = 0; o < ly.n_out; o++) {
-            for (long i = 0; i < ly.n_in; i++)
+        for (long i = 0; i < ly.n_in; i++)  /* contiguous reads, strided writes */
+            for (long o = 0; o < ly.n_out; o++)
                 tbuf[o * ip + i] = p[ly.w_at + i * ly.n_out + o];
+        for (long o = 0; o < ly.n_out; o++)
             for (long i = ly.n_in; i < ip; i++)
                 tbuf[o * ip + i] = 0.f;
-        }
         if (l > 0) {
             float *gn = gbuf[which];
             gemm(EP_MASK, B, ly.n_out, ip, g, gs, 1, tbuf, ip, NULL, gn, ip, h, hs, 0.f);
@@ -339,52 +349,114 @@ void vb_backward(long M, const long *spec, const float *flat, long P, const floa
                      2.f * l2[m], gin ? gin + m * gis : NULL, scratch, B);
 }
 
-/* One Adam step (Kingma & Ba 2015), in the order of PyTorch's fused CPU kernel, for every model still
- * alive, after the bookkeeping of the step: l2_out[m] = l2[m]·Σ w² over the first n_weights parameters
- * (before the update), total[m] += l2_out[m]; a model whose total or any gradient is not finite is marked
- * dead (alive[m] = 0, died_at[m] = step) and left as it is. t is the 1-based step count. */
+typedef struct { float b1, b2, eps, bc2_sqrt; double bc1; long t; } adam_t;
+
+static adam_t adam_setup(long t, double beta1, double beta2, double eps)
+{
+    return (adam_t){(float)beta1, (float)beta2, (float)eps, (float)sqrt(1.0 - pow(beta2, (double)t)),
+                    1.0 - pow(beta1, (double)t), t};
+}
+
+/* Bookkeeping and Adam for one model: l2_out = l2·Σ w² over the first n_weights parameters (before the
+ * update), total += l2_out; a model whose total or any gradient is not finite is marked dead (alive = 0,
+ * died_at = step) and left as it is; else one Adam step (Kingma & Ba 2015) in the order of PyTorch's
+ * fused CPU kernel. */
+static void adam_one(const adam_t *a, long P, long n_weights, float *p, const float *g, float *m1, float *m2,
+                     float lr, float l2, float *total, float *l2_out, uint8_t *alive, int64_t *died_at)
+{
+    vf sq = {0}, fin = {0};
+    long i = 0;
+    for (; i + VL <= n_weights; i += VL) {
+        vf w = ld(p + i);
+        sq += w * w;
+    }
+    float s = 0.f;
+    for (int j = 0; j < VL; j++)
+        s += sq[j];
+    for (; i < n_weights; i++)
+        s += p[i] * p[i];
+    *l2_out = l2 * s;
+    *total += *l2_out;
+    if (!*alive)
+        return;
+    for (i = 0; i + VL <= P; i += VL)
+        fin += ld(g + i) * 0.f; /* exact: finite*0 = 0, inf*0 and NaN*0 are NaN */
+    float f = 0.f;
+    for (int j = 0; j < VL; j++)
+        f += fin[j];
+    for (; i < P; i++)
+        f += g[i] * 0.f;
+    if (!isfinite(*total) || !isfinite(f)) {
+        *alive = 0;
+        *died_at = a->t - 1;
+        return;
+    }
+    const float step_size = (float)(lr / a->bc1), b1 = a->b1, b2 = a->b2;
+    for (i = 0; i < P; i++) {
+        float gi = g[i];
+        m1[i] += (1.f - b1) * (gi - m1[i]);
+        m2[i] = b2 * m2[i] + (1.f - b2) * gi * gi;
+        p[i] -= step_size * m1[i] / (sqrtf(m2[i]) / a->bc2_sqrt + a->eps);
+    }
+}
+
+/* adam_one for M models (rows of P floats); t is the 1-based step count. */
 void vb_adam(long M, long P, long n_weights, float *flat, const float *grad, float *exp1, float *exp2,
              const float *lr, const float *l2, float *total, float *l2_out, uint8_t *alive,
              int64_t *died_at, long t, double beta1, double beta2, double eps)
 {
-    const double bc1 = 1.0 - pow(beta1, (double)t), bc2 = 1.0 - pow(beta2, (double)t);
-    const float b1 = (float)beta1, b2 = (float)beta2, e = (float)eps, bc2_sqrt = (float)sqrt(bc2);
+    adam_t a = adam_setup(t, beta1, beta2, eps);
+    for (long m = 0; m < M; m++)
+        adam_one(&a, P, n_weights, flat + m * P, grad + m * P, exp1 + m * P, exp2 + m * P, lr[m], l2[m],
+                 total + m, l2_out + m, alive + m, died_at + m);
+}
+
+long vb_step_scratch_floats(const long *enc, const long *dec, long B)
+{
+    long e = vb_scratch_floats(enc, B), d = vb_scratch_floats(dec, B);
+    return (e > d ? e : d) + 3 * B * layer(dec, 0).n_in;
+}
+
+/* The backward half of a training step, model by model (its data stay in cache): the decoder's backward
+ * from g_recon, the chain rule through z = mu + exp(logvar/2)*eps, the encoder's backward, then adam_one.
+ *
+ * The loss saw mu, logvar, z and recon as separate leaves; g_mu, g_lv, g_z are its gradients with
+ * respect to them ([M, B, d] each, contiguous; g_lv, g_z and spread = exp(logvar/2)*eps NULL for a
+ * deterministic encoder, where z is mu; g_z NULL also where the loss does not use z). With gz = g_z + dL/dz through the decoder:
+ *   dL/dmu = g_mu + gz,   dL/dlogvar = g_lv + gz * spread / 2.
+ * x [M, B, 2] at x + m*xs and z [M, B, d] as given to the forward calls; enc_acts/dec_acts their
+ * activations; g_recon [M, B, 2] contiguous. */
+void vb_step_backward(long M, const long *enc, const long *dec, float *flat, long P, long n_weights,
+                      const float *x, long xs, const float *z, const float *enc_acts, long eas,
+                      const float *dec_acts, long das, const float *g_recon, const float *g_mu,
+                      const float *g_lv, const float *g_z, const float *spread, float *grad, float *exp1,
+                      float *exp2, const float *lr, const float *l2, float *total, float *l2_out,
+                      uint8_t *alive, int64_t *died_at, long t, double beta1, double beta2, double eps,
+                      float *scratch, long B)
+{
+    const long d = layer(dec, 0).n_in, nd = B * d, n_out = layer(dec, dec[0] - 1).n_out;
+    const long e = vb_scratch_floats(enc, B), dsc = vb_scratch_floats(dec, B);
+    float *gz = scratch + (e > dsc ? e : dsc), *genc = gz + nd;
+    const int stochastic = g_lv != NULL;
+    adam_t a = adam_setup(t, beta1, beta2, eps);
     for (long m = 0; m < M; m++) {
-        float *p = flat + m * P, *m1 = exp1 + m * P, *m2 = exp2 + m * P;
-        const float *g = grad + m * P;
-        vf sq = {0}, fin = {0};
-        long i = 0;
-        for (; i + VL <= n_weights; i += VL) {
-            vf w = ld(p + i);
-            sq += w * w;
+        float *p = flat + m * P, *gr = grad + m * P;
+        backward_one(dec, p, z + m * nd, dec_acts + m * das, g_recon + m * B * n_out, n_out, 0, gr,
+                     2.f * l2[m], gz, scratch, B);
+        const float *gm = g_mu + m * nd;
+        if (stochastic) {
+            const float *gl = g_lv + m * nd, *gzl = g_z ? g_z + m * nd : NULL, *sp = spread + m * nd;
+            for (long i = 0; i < nd; i++) {
+                float gzi = gzl ? gz[i] + gzl[i] : gz[i];
+                genc[i] = gm[i] + gzi;
+                genc[nd + i] = gl[i] + 0.5f * gzi * sp[i];
+            }
+        } else {
+            for (long i = 0; i < nd; i++)
+                genc[i] = gm[i] + gz[i];
         }
-        float s = 0.f;
-        for (int j = 0; j < VL; j++)
-            s += sq[j];
-        for (; i < n_weights; i++)
-            s += p[i] * p[i];
-        l2_out[m] = l2[m] * s;
-        total[m] += l2_out[m];
-        if (!alive[m])
-            continue;
-        for (i = 0; i + VL <= P; i += VL)
-            fin += ld(g + i) * 0.f; /* exact: finite*0 = 0, inf*0 and NaN*0 are NaN */
-        float f = 0.f;
-        for (int j = 0; j < VL; j++)
-            f += fin[j];
-        for (; i < P; i++)
-            f += g[i] * 0.f;
-        if (!isfinite(total[m]) || !isfinite(f)) {
-            alive[m] = 0;
-            died_at[m] = t - 1;
-            continue;
-        }
-        const float step_size = (float)(lr[m] / bc1);
-        for (i = 0; i < P; i++) {
-            float gi = g[i];
-            m1[i] += (1.f - b1) * (gi - m1[i]);
-            m2[i] = b2 * m2[i] + (1.f - b2) * gi * gi;
-            p[i] -= step_size * m1[i] / (sqrtf(m2[i]) / bc2_sqrt + e);
-        }
+        backward_one(enc, p, x + m * xs, enc_acts + m * eas, genc, d, nd, gr, 2.f * l2[m], NULL, scratch, B);
+        adam_one(&a, P, n_weights, p, gr, exp1 + m * P, exp2 + m * P, lr[m], l2[m], total + m, l2_out + m,
+                 alive + m, died_at + m);
     }
 }

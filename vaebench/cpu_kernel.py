@@ -44,6 +44,10 @@ _SIGNATURES = {
                      _i64], None),
     "vb_adam": ([_i64, _i64, _i64, _p, _p, _p, _p, _p, _p, _p, _p, _p, _p, _i64,
                  ctypes.c_double, ctypes.c_double, ctypes.c_double], None),
+    "vb_step_scratch_floats": ([_p, _p, _i64], _i64),
+    "vb_step_backward": ([_i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _p, _i64, _p, _i64, _p, _p, _p, _p, _p,
+                          _p, _p, _p, _p, _p, _p, _p, _p, _p, _i64, ctypes.c_double, ctypes.c_double,
+                          ctypes.c_double, _p, _i64], None),
 }
 
 
@@ -193,3 +197,29 @@ def _check_input(x, m: int, batch: int, width: int) -> None:
             or x.stride(2) != 1 or x.stride(1) != width):
         raise ValueError(f"kernel input: got {x.dtype} {tuple(x.shape)} strides {x.stride()} on {x.device}; "
                          f"expected float32 [{m}, {batch}, {width}] with contiguous rows on the CPU")
+
+
+def step_backward(lib: ctypes.CDLL, encoder: KernelMLP, decoder: KernelMLP, scratch, x, z, g_recon, g_mu,
+                  g_logvar, g_z, spread, grad, exp1, exp2, lr, l2, total, l2_out, alive, died_at,
+                  n_weights: int, t: int, betas: tuple[float, float], eps: float) -> None:
+    """The backward half of a step for M models in one call (``vb_step_backward``): decoder backward, the
+    chain rule through z = μ + σ·ε, encoder backward, Adam. Gradients come from a loss that saw μ, log σ²,
+    z and the reconstruction as separate leaves (``g_logvar``, ``g_z``, ``spread`` = σ·ε are None for a
+    deterministic encoder). Updates ``encoder.flat`` and the Adam moments in place, writes ``total`` (+ the
+    L2 term), ``l2_out``, ``alive`` and ``died_at``; ``x`` and ``z`` are the inputs of the forward calls."""
+    flat = encoder.flat
+
+    def ptr(a):
+        return None if a is None else a.data_ptr()
+
+    for a in (z, g_recon, g_mu, g_logvar, g_z, spread):
+        if a is not None and not a.is_contiguous():
+            raise ValueError("step_backward: gradient and latent arrays must be contiguous")
+    _check_input(x, encoder.m, encoder.batch, encoder.n_in)
+    lib.vb_step_backward(encoder.m, encoder.spec.data_ptr(), decoder.spec.data_ptr(), flat.data_ptr(),
+                         encoder.p, n_weights, x.data_ptr(), x.stride(0), z.data_ptr(),
+                         encoder.acts.data_ptr(), encoder.acts.shape[1], decoder.acts.data_ptr(),
+                         decoder.acts.shape[1], g_recon.data_ptr(), g_mu.data_ptr(), ptr(g_logvar), ptr(g_z),
+                         ptr(spread), grad.data_ptr(), exp1.data_ptr(), exp2.data_ptr(), lr.data_ptr(),
+                         l2.data_ptr(), total.data_ptr(), l2_out.data_ptr(), alive.data_ptr(),
+                         died_at.data_ptr(), t, betas[0], betas[1], eps, scratch.data_ptr(), encoder.batch)

@@ -16,6 +16,7 @@ trained by worker threads with one intra-op thread each (see :func:`train`).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +33,7 @@ from vaebench.config import RunConfig
 from vaebench.data import sample
 from vaebench.model import Layout, StackedMLP, init_flat, pad_index, padded_hidden
 from vaebench.schedules import beta_table
-from vaebench.seeding import stream_rng, stream_seed
+from vaebench.seeding import stream_generator, stream_rng, stream_seed
 from vaebench.variants import LossInputs, get_variant
 
 CHUNK = 64  # steps of minibatch indices and noise drawn at once per model
@@ -111,43 +112,43 @@ class _Streams:
 
     def __init__(self, cfgs: list[RunConfig], noise: bool, prior: bool):
         self.n, self.b, self.d = cfgs[0].n_train, cfgs[0].batch_size, cfgs[0].latent_dim
-        self.idx_rng = [stream_rng(c.seed, "batches") for c in cfgs]
-        self.noise_rng = [stream_rng(c.seed, "noise") for c in cfgs] if noise else None
-        self.prior_rng = [stream_rng(c.seed, "prior") for c in cfgs] if prior else None
-        self.pending = [np.empty(0, dtype=np.int64) for _ in cfgs]
-        self.buffers: dict[tuple, np.ndarray] = {}  # reused chunk to chunk: fresh MBs cost page faults
+        self.idx_rng = [stream_generator(c.seed, "batches") for c in cfgs]
+        self.noise_rng = [stream_generator(c.seed, "noise") for c in cfgs] if noise else None
+        self.prior_rng = [stream_generator(c.seed, "prior") for c in cfgs] if prior else None
+        self.pending = [torch.empty(0, dtype=torch.int64) for _ in cfgs]
+        self.buffers: dict[tuple, torch.Tensor] = {}  # reused chunk to chunk: fresh MBs cost page faults
 
-    def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
+    def _buffer(self, name: str, shape: tuple, dtype) -> torch.Tensor:
         key = (name, shape)
         if key not in self.buffers:
-            self.buffers[key] = np.empty(shape, dtype=dtype)
+            self.buffers[key] = torch.empty(shape, dtype=dtype)
         return self.buffers[key]
 
-    def _indices(self, m: int, count: int) -> np.ndarray:
+    def _indices(self, m: int, count: int) -> torch.Tensor:
         buf = self.pending[m]
-        while len(buf) < count:
-            buf = np.concatenate([buf, self.idx_rng[m].permutation(self.n)])
+        while len(buf) < count:  # a fresh permutation of the training set each epoch
+            buf = torch.cat([buf, torch.randperm(self.n, generator=self.idx_rng[m])])
         self.pending[m] = buf[count:]
         return buf[:count]
 
     def chunk(self, steps: int, device: str, feature_major: bool):
         """Indices [M, steps, B], noise and prior samples [M, steps, B, d], model-major: each model's
         draws fill its own contiguous block, the same whatever M is. Where ``feature_major`` (the operator
-        path) step-major instead: indices [steps, M, B], noise [steps, M, d, B], prior [steps, M, B, d]."""
+        path) step-major instead: indices [steps, M, B], noise [steps, M, d, B], prior [steps, M, B, d].
+        The arrays are reused by the next call: a chunk is used up before the next one is drawn."""
         m_models = len(self.pending)
-        idx = np.empty((m_models, steps, self.b), dtype=np.int64)
+        idx = self._buffer("idx", (m_models, steps, self.b), torch.int64)
         for m in range(m_models):
-            idx[m] = self._indices(m, steps * self.b).reshape(steps, self.b)
+            idx[m] = self._indices(m, steps * self.b).view(steps, self.b)
 
         def normal(rngs, name):
             if rngs is None:
                 return None
-            out = self._buffer(name, (m_models, steps, self.b, self.d), np.float32)
+            out = self._buffer(name, (m_models, steps, self.b, self.d), torch.float32)
             for m, r in enumerate(rngs):
-                r.standard_normal(dtype=np.float32, out=out[m])
-            return torch.from_numpy(out)
+                torch.randn(steps, self.b, self.d, generator=r, out=out[m])
+            return out
 
-        idx = torch.from_numpy(idx)
         noise, prior = normal(self.noise_rng, "noise"), normal(self.prior_rng, "prior")
         if feature_major:
             idx = idx.transpose(0, 1).contiguous()
@@ -192,6 +193,9 @@ class _Group:
             split = 2 if variant.stochastic else 1  # μ and log σ² as two contiguous arrays
             self.encoder = cpu_kernel.KernelMLP(self.lib, self.flat, wide.encoder, c0.batch_size, split)
             self.decoder = cpu_kernel.KernelMLP(self.lib, self.flat, wide.decoder, c0.batch_size)
+            self.scratch = torch.empty(self.lib.vb_step_scratch_floats(self.encoder.spec.data_ptr(),
+                                                                       self.decoder.spec.data_ptr(),
+                                                                       c0.batch_size))
         else:
             self.encoder = StackedMLP(self.flat, wide.encoder)
             self.decoder = StackedMLP(self.flat, wide.decoder)
@@ -256,31 +260,44 @@ class _Group:
         return self._step_operators(t, x, noise, prior)
 
     def _step_kernel(self, t: int, x, noise, prior) -> dict[str, torch.Tensor]:
-        enc = self.encoder.forward(x)  # [2, M, B, d]: μ, log σ² (or [1, M, B, d]: z)
+        # three calls into C and the variant's loss, few PyTorch operators between them: each operator
+        # hands the GIL over, and the worker threads share it
+        enc = self.encoder.forward(x)  # [2, M, B, d]: μ, log σ² (or [1, M, B, d]: z = μ)
+        mu = enc[0]
         if self.variant.stochastic:
-            mu, logvar = enc[0].requires_grad_(True), enc[1].requires_grad_(True)
-            spread = torch.exp(0.5 * logvar) * noise
+            logvar = enc[1]
+            spread = torch.exp(0.5 * logvar).mul_(noise)  # σ·ε
             z = mu + spread
-            leaves = (mu, logvar)
         else:
-            mu, logvar = enc[0].requires_grad_(True), None
-            z, leaves = mu, (mu,)
-        z_in = z.detach().contiguous()
-        recon = self.decoder.forward(z_in)[0].requires_grad_(True)
-        terms, (*g_enc, g_recon) = self._loss(t, x, recon, mu, logvar, z, prior, (*leaves, recon))
+            logvar, spread, z = None, None, mu
+        recon = self.decoder.forward(z)[0]
+        inp = LossInputs(x, recon, mu, logvar, z, prior, self.betas[t], self.recon_var, self.params, t,
+                         self.steps)
+        closed = self.variant.gradients(inp)
+        if closed is not None:
+            terms, grads = closed
+        else:  # autograd, with μ, log σ², z and the reconstruction as separate leaves
+            names = ("mu", "logvar", "z", "recon") if self.variant.stochastic else ("mu", "recon")
+            leaves = [getattr(inp, n).requires_grad_(True) if n != "z" else z.detach().requires_grad_(True)
+                      for n in names]
+            inp = dataclasses.replace(inp, **dict(zip(names, leaves, strict=True)))
+            if not self.variant.stochastic:
+                inp.z = inp.mu
+            terms = self.variant.loss(inp)
+            objective = torch.where(self.alive, terms["total"], 0.0).sum()
+            grads = dict(zip(names, torch.autograd.grad(objective, leaves, allow_unused=True,
+                                                        materialize_grads=True), strict=True))
+        if not self.variant.stochastic and grads.get("z") is not None:
+            grads["mu"] = grads["mu"] + grads.pop("z")  # z is μ
+        total = terms["total"].detach().clone()
+        l2 = torch.empty_like(total)
         with torch.no_grad():
-            g_z = self.decoder.backward(z_in, g_recon.contiguous(), self.grad, self.l2, input_grad=True)
-            g_out = torch.empty_like(enc)
-            torch.add(g_enc[0], g_z, out=g_out[0])
-            if self.variant.stochastic:  # through z = μ + exp(½ log σ²)·ε
-                torch.addcmul(g_enc[1], g_z, spread, value=0.5, out=g_out[1])
-            self.encoder.backward(x, g_out, self.grad, self.l2, input_grad=False)
-            total = terms["total"].detach().clone()
-            l2 = torch.empty_like(total)
-            self.lib.vb_adam(self.m, self.flat.shape[1], self.n_weights, self.flat.data_ptr(),
-                             self.grad.data_ptr(), self.exp1.data_ptr(), self.exp2.data_ptr(),
-                             self.lr.data_ptr(), self.l2.data_ptr(), total.data_ptr(), l2.data_ptr(),
-                             self.alive.data_ptr(), self.died_at.data_ptr(), t + 1, *ADAM_BETAS, ADAM_EPS)
+            cpu_kernel.step_backward(self.lib, self.encoder, self.decoder, self.scratch, x, z,
+                                     grads["recon"].contiguous(), grads["mu"].contiguous(),
+                                     _contiguous(grads.get("logvar")), _contiguous(grads.get("z")), spread,
+                                     self.grad, self.exp1, self.exp2, self.lr, self.l2, total, l2, self.alive,
+                                     self.died_at, self.n_weights, t + 1, ADAM_BETAS, ADAM_EPS)
+        terms = {k: v.detach() for k, v in terms.items()}
         terms["l2"], terms["total"] = l2, total
         return terms
 
@@ -325,6 +342,10 @@ class _Group:
     def unpadded(self) -> torch.Tensor:
         """The trained parameters in the public :class:`Layout`, [M, P], on the CPU."""
         return self.flat[:, self.index].cpu()
+
+
+def _contiguous(a: torch.Tensor | None) -> torch.Tensor | None:
+    return None if a is None else a.contiguous()
 
 
 @dataclass

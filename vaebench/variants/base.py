@@ -62,6 +62,14 @@ class Variant:
         """Loss terms per model, each a tensor [M]; must contain ``"total"`` (without the L2 term)."""
         raise NotImplementedError
 
+    def gradients(self, inp: LossInputs) -> tuple[dict[str, Tensor], dict[str, Tensor]] | None:
+        """Optional, for speed only: ``(terms, grads)``, the terms of :meth:`loss` and the gradients of
+        ``terms["total"].sum()`` with respect to ``inp.mu``, ``inp.logvar``, ``inp.z`` and ``inp.recon``
+        (keys ``mu``, ``logvar``, ``z``, ``recon``; a missing key is a zero gradient), treating them as
+        independent inputs. The default, None, has the engine differentiate :meth:`loss` with autograd;
+        a variant that defines it is checked against autograd in tests/test_variants.py."""
+        return None
+
     def resolve_params(self, given: dict[str, Any]) -> dict[str, float]:
         """Validate ``given`` against ``Params`` and fill in its defaults; errors name ``params.KEY``."""
         fields = {f.name: f for f in dataclasses.fields(self.Params)}
