@@ -3,20 +3,26 @@
 ``train(configs)`` groups runs by shape (variant, latent_dim, hidden, batch_size, steps, n_train, device)
 and trains each group with one loop whose step is a fixed sequence of tensor ops on [M, …] tensors: no
 Python loop over models inside a step. One model is the case M = 1. Per-model randomness comes from each
-run's own streams (:mod:`vaebench.seeding`), drawn in chunks of ``CHUNK`` steps, so a run's numbers do
+run's own streams (:mod:`vaebench.streams`), drawn in chunks of ``CHUNK`` steps, so a run's numbers do
 not depend on the runs beside it. A model whose loss or gradient turns non-finite is frozen at its last
 finite parameters and reported as diverged; the others are untouched.
 
-How a step runs (measurements in bench/RESULTS.md): activations are feature-major [M, features, B]; the
-MLPs' forward and backward are hand-written batched matrix products (:class:`vaebench.model.StackedMLP`)
-in a layout with hidden widths padded to a multiple of 8; only the variant's loss goes through autograd;
-Adam is PyTorch's fused kernel over the whole [M, P] buffer. On the CPU a group is split into parts
-trained by worker threads with one intra-op thread each (see :func:`train`).
+How a step runs (measurements in bench/RESULTS.md). On the CPU, the C kernel
+(:mod:`vaebench.cpu_kernel`) computes each model's encoder and decoder forward, then, after the
+variant's loss, in one call each model's decoder and encoder backward and its Adam step, model by model
+while its data sit in cache; activations are batch-major [M, B, features]. Elsewhere (CUDA, or a CPU
+without a C compiler) PyTorch operators do it: hand-written batched matrix products
+(:class:`vaebench.model.StackedMLP`) on feature-major activations [M, features, B] and PyTorch's fused
+Adam. On both paths only the variant's loss is differentiated by autograd, on a few small [M, B, d]
+tensors, unless the variant states its gradients in closed form (:meth:`Variant.gradients`). On the CPU a
+group is split into parts trained by worker threads with one intra-op thread each (see :func:`train`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,10 +39,10 @@ from vaebench.config import RunConfig
 from vaebench.data import sample
 from vaebench.model import Layout, StackedMLP, init_flat, pad_index, padded_hidden
 from vaebench.schedules import beta_table
-from vaebench.seeding import stream_generator, stream_rng, stream_seed
+from vaebench.seeding import stream_rng, stream_seed
+from vaebench.streams import CHUNK, Streams
 from vaebench.variants import LossInputs, get_variant
 
-CHUNK = 64  # steps of minibatch indices and noise drawn at once per model
 # CPU worker threads: a thread with fewer than MIN_PART models spends its time in Python, holding the
 # GIL (2 threads × 8 models ran slower than 1 × 16); PART bounds a part's activations to a few MB
 MIN_PART, PART = 16, 64
@@ -107,56 +113,6 @@ def train(configs: Sequence[RunConfig], device: str | None = None, log_every: in
     return results  # type: ignore[return-value]
 
 
-class _Streams:
-    """Per-model minibatch indices (a fresh permutation each epoch), noise and prior draws, by chunk."""
-
-    def __init__(self, cfgs: list[RunConfig], noise: bool, prior: bool):
-        self.n, self.b, self.d = cfgs[0].n_train, cfgs[0].batch_size, cfgs[0].latent_dim
-        self.idx_rng = [stream_generator(c.seed, "batches") for c in cfgs]
-        self.noise_rng = [stream_generator(c.seed, "noise") for c in cfgs] if noise else None
-        self.prior_rng = [stream_generator(c.seed, "prior") for c in cfgs] if prior else None
-        self.pending = [torch.empty(0, dtype=torch.int64) for _ in cfgs]
-        self.buffers: dict[tuple, torch.Tensor] = {}  # reused chunk to chunk: fresh MBs cost page faults
-
-    def _buffer(self, name: str, shape: tuple, dtype) -> torch.Tensor:
-        key = (name, shape)
-        if key not in self.buffers:
-            self.buffers[key] = torch.empty(shape, dtype=dtype)
-        return self.buffers[key]
-
-    def _indices(self, m: int, count: int) -> torch.Tensor:
-        buf = self.pending[m]
-        while len(buf) < count:  # a fresh permutation of the training set each epoch
-            buf = torch.cat([buf, torch.randperm(self.n, generator=self.idx_rng[m])])
-        self.pending[m] = buf[count:]
-        return buf[:count]
-
-    def chunk(self, steps: int, device: str, feature_major: bool):
-        """Indices [M, steps, B], noise and prior samples [M, steps, B, d], model-major: each model's
-        draws fill its own contiguous block, the same whatever M is. Where ``feature_major`` (the operator
-        path) step-major instead: indices [steps, M, B], noise [steps, M, d, B], prior [steps, M, B, d].
-        The arrays are reused by the next call: a chunk is used up before the next one is drawn."""
-        m_models = len(self.pending)
-        idx = self._buffer("idx", (m_models, steps, self.b), torch.int64)
-        for m in range(m_models):
-            idx[m] = self._indices(m, steps * self.b).view(steps, self.b)
-
-        def normal(rngs, name):
-            if rngs is None:
-                return None
-            out = self._buffer(name, (m_models, steps, self.b, self.d), torch.float32)
-            for m, r in enumerate(rngs):
-                torch.randn(steps, self.b, self.d, generator=r, out=out[m])
-            return out
-
-        noise, prior = normal(self.noise_rng, "noise"), normal(self.prior_rng, "prior")
-        if feature_major:
-            idx = idx.transpose(0, 1).contiguous()
-            noise = None if noise is None else noise.permute(1, 0, 3, 2).contiguous()
-            prior = None if prior is None else prior.transpose(0, 1).contiguous()
-        return tuple(None if a is None else a.to(device) for a in (idx, noise, prior))
-
-
 class _Group:
     """The training state of one group of M same-shaped models and its step.
 
@@ -223,8 +179,8 @@ class _Group:
         return self.lib is None
 
     def batches(self, idx: torch.Tensor) -> torch.Tensor:
-        """The minibatches of a chunk (see :meth:`_Streams.chunk`): indices [M, steps, B] → data
-        [M, steps, B, 2]; where :attr:`feature_major`, [steps, M, B] → [steps, M, 2, B]."""
+        """The minibatches of a chunk (see :meth:`vaebench.streams.Streams.chunk`): indices [M, steps, B]
+        → data [M, steps, B, 2]; where :attr:`feature_major`, [steps, M, B] → [steps, M, 2, B]."""
         row0 = self.row0 if self.feature_major else self.row0.unsqueeze(-1)
         # one gather for the whole chunk, of 8-byte words (a row of 2 floats each): 2× faster than rows
         index = (idx + row0).view(-1)
@@ -235,7 +191,7 @@ class _Group:
         return rows.transpose(2, 3).contiguous() if self.feature_major else rows
 
     def at(self, chunk: torch.Tensor | None, j: int) -> torch.Tensor | None:
-        """Step ``j`` of a chunk from :meth:`batches` or :meth:`_Streams.chunk`: [M, …]."""
+        """Step ``j`` of a chunk from :meth:`batches` or :meth:`vaebench.streams.Streams.chunk`: [M, …]."""
         if chunk is None:
             return None
         return chunk[j] if self.feature_major else chunk[:, j]
@@ -365,7 +321,7 @@ def _train_part(cfgs: list[RunConfig], variant, every: int,
     torch.set_flush_denormal(True)  # per thread: denormal weights slow steps down up to 10× (FACTS.md)
     dev, steps = cfgs[0].device, cfgs[0].steps
     group = _Group(cfgs, variant)
-    streams = _Streams(cfgs, variant.stochastic, variant.needs_prior)
+    streams = Streams(cfgs, variant.stochastic, variant.needs_prior)
     logged_steps, logged, names = [], [], None
     for t0 in range(0, steps, CHUNK):
         n_chunk = min(CHUNK, steps - t0)
@@ -419,6 +375,22 @@ def _train_group(cfgs: list[RunConfig], log_every: int | None, progress: Callabl
     died = np.concatenate([p.died for p in parts])
     names, logged_steps = parts[0].names, parts[0].steps
     seconds = (time.perf_counter() - start) / m_models
+    with _gc_paused():  # ~600 small objects per module: collections cost 3× the building here
+        return _results(cfgs, variant, flat, history, names, logged_steps, died, seconds)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _results(cfgs, variant, flat, history, names, logged_steps, died, seconds) -> list[TrainResult]:
     results = []
     for m, c in enumerate(cfgs):
         hist = pd.DataFrame(history[:, :, m], columns=names)
