@@ -133,6 +133,7 @@ def test_env_switch_selects_the_operator_path(monkeypatch):
 
 
 def test_missing_compiler_falls_back_with_a_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv(cpu_kernel.ENV, "auto")  # also under tox -e cpu-operators
     monkeypatch.setattr(cpu_kernel, "_state", {})
     monkeypatch.setenv("VAEBENCH_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
@@ -147,6 +148,7 @@ def test_a_failing_compiler_leaves_no_partial_file(monkeypatch, tmp_path):
                     'echo broken >&2\nexit 1\n')
     fake.chmod(0o755)
     cache = tmp_path / "cache"
+    monkeypatch.setenv(cpu_kernel.ENV, "auto")
     monkeypatch.setattr(cpu_kernel, "_state", {})
     monkeypatch.setenv("VAEBENCH_CACHE", str(cache))
     monkeypatch.setenv("CC", str(fake))

@@ -127,7 +127,9 @@ class _Group:
     def __init__(self, cfgs: list[RunConfig], variant):
         c0, dev = cfgs[0], cfgs[0].device
         self.variant, self.m, self.d, self.steps = variant, len(cfgs), c0.latent_dim, c0.steps
-        self.lib = cpu_kernel.load() if dev == "cpu" else None
+        # the path depends on the device and this run's shape only, never on the runs beside it
+        deep = len(c0.hidden) + 1 > cpu_kernel.MAX_LAYERS
+        self.lib = cpu_kernel.load() if dev == "cpu" and not deep else None
         self.layout = Layout.build(2, self.d, c0.hidden, variant.stochastic)
         # the kernel pads inside its own buffers (padding the layout to 16 was no faster: K grows); the
         # operator path trains in a layout with hidden widths padded by zero units that stay zero
