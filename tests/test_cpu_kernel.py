@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+import vaebench.variants as variants_mod
 from vaebench import RunConfig, cpu_kernel, train
+from vaebench.losses import gaussian_recon
 from vaebench.model import Layout, init_flat, mlp
+from vaebench.variants import Variant
 
 lib = cpu_kernel.load()
 needs_kernel = pytest.mark.skipif(lib is None, reason="no C compiler: the CPU kernel is not built here")
@@ -73,6 +76,26 @@ def _adam(flat, grad, exp1, exp2, lr, l2, total, alive, died, t, n_weights):
                 exp2.data_ptr(), lr.data_ptr(), l2.data_ptr(), total.data_ptr(), l2_out.data_ptr(),
                 alive.data_ptr(), died.data_ptr(), t, 0.9, 0.999, 1e-8)
     return l2_out
+
+
+@needs_kernel
+def test_adam_is_bit_identical_to_torch_fused_adam():
+    gen = torch.Generator().manual_seed(3)
+    flat = torch.randn(2, 4096, generator=gen)
+    exp1, exp2 = torch.zeros_like(flat), torch.zeros_like(flat)
+    lr = torch.tensor([1e-3, 3e-3])
+    alive, died = torch.ones(2, dtype=torch.bool), torch.full((2,), -1, dtype=torch.long)
+    refs = [flat[i].clone().requires_grad_(True) for i in range(2)]
+    opts = [torch.optim.Adam([r], lr=float(lr[i]), fused=True) for i, r in enumerate(refs)]
+    for t in range(1, 201):
+        grad = torch.randn(2, 4096, generator=gen)
+        _adam(flat, grad, exp1, exp2, lr, torch.zeros(2), torch.zeros(2), alive, died, t, 100)
+        for i in range(2):
+            refs[i].grad = grad[i].clone()
+            opts[i].step()
+    for i in range(2):
+        assert torch.equal(flat[i], refs[i].detach())
+        assert torch.equal(exp2[i], opts[i].state[refs[i]]["exp_avg_sq"])
 
 
 @needs_kernel
@@ -199,3 +222,75 @@ def test_alone_versus_batched_on_both_cpu_paths(monkeypatch, path):
     assert alone.history.equals(batched.history)
     for p, q in zip(alone.model.parameters(), batched.model.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+@needs_kernel
+def test_step_backward_refuses_arrays_it_would_misread():
+    layout = Layout.build(2, 2, (8,), True)
+    m, b = 2, 4
+    flat = _flat(layout, m)
+    enc = cpu_kernel.KernelMLP(lib, flat, layout.encoder, b, 2)
+    dec = cpu_kernel.KernelMLP(lib, flat, layout.decoder, b)
+    x, z = torch.rand(m, b, 2), torch.randn(m, b, 2)
+    enc.forward(x)
+    dec.forward(z)
+    scratch = torch.empty(lib.vb_step_scratch_floats(enc.spec.data_ptr(), dec.spec.data_ptr(), b))
+    ok = torch.zeros(m, b, 2)
+
+    def call(g_mu, g_recon=ok):
+        state = [torch.zeros_like(flat) for _ in range(3)]  # grad, Adam's two moments
+        per_model = [torch.full((m,), 1e-3), torch.zeros(m), torch.zeros(m), torch.zeros(m)]
+        flags = [torch.ones(m, dtype=torch.bool), torch.full((m,), -1, dtype=torch.long)]  # alive, died_at
+        cpu_kernel.step_backward(lib, enc, dec, scratch, x, z, g_recon, g_mu, None, None, ok, *state,
+                                 *per_model, *flags, layout.n_weights, 1, (0.9, 0.999), 1e-8)
+
+    for bad in (torch.zeros(m, 1, 2), torch.zeros(m, b, 2, dtype=torch.float64), torch.zeros(m, 2, b).mT):
+        with pytest.raises(ValueError, match="step_backward: g_mu"):
+            call(bad)
+    call(ok)
+
+
+class _ReconOnly(Variant):
+    """A stochastic variant whose loss ignores μ and log σ² directly (a test fixture, not registered)."""
+
+    name = "recon_only"
+
+    def loss(self, inp):
+        return {"recon": gaussian_recon(inp.x, inp.recon, inp.recon_var),
+                "total": gaussian_recon(inp.x, inp.recon, inp.recon_var)}
+
+
+class _ReconOnlyClosed(_ReconOnly):
+    name = "recon_only_closed"
+
+    def gradients(self, inp):
+        # only "recon" given (μ, log σ², z: zero), and as a broadcast-shaped per-model factor times a tensor
+        scale = (1.0 / (inp.x.shape[-2] * inp.recon_var)).view(-1, 1, 1)
+        return self.loss(inp), {"recon": (inp.recon - inp.x) * scale, "mu": torch.zeros(1, 1, 1)}
+
+
+@needs_kernel
+def test_closed_form_gradients_may_omit_keys_and_broadcast(monkeypatch):
+    """Missing keys are zero gradients and broadcastable shapes are expanded: the same training as
+    autograd gives (the chain rule through z = μ + σ·ε must not be dropped when log σ² has no term)."""
+    monkeypatch.setitem(variants_mod.VARIANTS, "recon_only", _ReconOnly())
+    monkeypatch.setitem(variants_mod.VARIANTS, "recon_only_closed", _ReconOnlyClosed())
+    auto = train([RunConfig(variant="recon_only", seed=s, **SMALL) for s in range(2)])
+    closed = train([RunConfig(variant="recon_only_closed", seed=s, **SMALL) for s in range(2)])
+    for a, c in zip(auto, closed, strict=True):
+        np.testing.assert_allclose(a.history["total"], c.history["total"], rtol=1e-4, atol=1e-6)
+        for p, q in zip(a.model.parameters(), c.model.parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("path", ["auto", "torch"])
+@pytest.mark.parametrize("variant", ["vae", "ae", "wae", "infovae"])
+def test_alone_versus_batched_with_a_1d_latent(monkeypatch, path, variant):
+    """d = 1 makes products with a dimension of 1 (the decoder's first layer, the MMD's cross term),
+    which MKL computes differently at M = 1 than at M > 1 unless written as broadcast products."""
+    monkeypatch.setenv(cpu_kernel.ENV, path)
+    cfg = dict(variant=variant, latent_dim=1, n_train=300, steps=30, batch_size=33)
+    target = RunConfig(seed=2, **cfg)
+    (alone,) = train([target])
+    batched = train([RunConfig(seed=s, **cfg) for s in (0, 1)] + [target])[2]
+    assert alone.history.equals(batched.history)

@@ -184,6 +184,8 @@ BAD_FILES = {
     "param_for_other_variant.toml": "study.params.c_max = 5.0: unknown parameter of variant 'vae'",
     "params_not_table.toml": "study.params = 5.0: must be a table of the variant's parameters",
     "probit_1d.toml": "grids.ref.latent_dim = 1: variant 'probit' needs latent_dim = 2",
+    "mmd_batch_one.toml": "grids.mmd.batch_size = 1: variant 'wae' estimates MMD² from the batch and needs "
+                          "batch_size >= 2",
     "bad_n_eval.toml": "study.n_eval = 0: must be an integer >= 10",
     "name_not_string.toml": "study.name = 5: must be a string",
     "huge_grid.toml": f"grid size = 125000 runs: more than the limit of {MAX_RUNS} "

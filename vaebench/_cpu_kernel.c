@@ -349,18 +349,21 @@ void vb_backward(long M, const long *spec, const float *flat, long P, const floa
                      2.f * l2[m], gin ? gin + m * gis : NULL, scratch, B);
 }
 
-typedef struct { float b1, b2, eps, bc2_sqrt; double bc1; long t; } adam_t;
+typedef struct { float b1, b2, eps, bc2_sqrt; double bc1; long t; float omb1, omb2; } adam_t;
 
 static adam_t adam_setup(long t, double beta1, double beta2, double eps)
 {
     return (adam_t){(float)beta1, (float)beta2, (float)eps, (float)sqrt(1.0 - pow(beta2, (double)t)),
-                    1.0 - pow(beta1, (double)t), t};
+                    1.0 - pow(beta1, (double)t), t, (float)(1.0 - beta1), (float)(1.0 - beta2)};
 }
 
 /* Bookkeeping and Adam for one model: l2_out = l2·Σ w² over the first n_weights parameters (before the
  * update), total += l2_out; a model whose total or any gradient is not finite is marked dead (alive = 0,
- * died_at = step) and left as it is; else one Adam step (Kingma & Ba 2015) in the order of PyTorch's
- * fused CPU kernel. */
+ * died_at = step) and left as it is; else one Adam step (Kingma & Ba 2015) with the roundings of
+ * PyTorch's fused CPU kernel: 1 - beta rounded from double and its two fused multiply-adds, written as
+ * fmaf, and no product left beside a sum for the compiler to contract (an optimize attribute would, but
+ * it resets the function's other options and stops its vectorisation). Bit-identical to
+ * torch.optim.Adam(fused=True), tested. */
 static void adam_one(const adam_t *a, long P, long n_weights, float *p, const float *g, float *m1, float *m2,
                      float lr, float l2, float *total, float *l2_out, uint8_t *alive, int64_t *died_at)
 {
@@ -391,11 +394,11 @@ static void adam_one(const adam_t *a, long P, long n_weights, float *p, const fl
         *died_at = a->t - 1;
         return;
     }
-    const float step_size = (float)(lr / a->bc1), b1 = a->b1, b2 = a->b2;
+    const float step_size = (float)(lr / a->bc1), b2 = a->b2;
     for (i = 0; i < P; i++) {
         float gi = g[i];
-        m1[i] += (1.f - b1) * (gi - m1[i]);
-        m2[i] = b2 * m2[i] + (1.f - b2) * gi * gi;
+        m1[i] = fmaf(a->omb1, gi - m1[i], m1[i]);
+        m2[i] = fmaf(a->omb2 * gi, gi, b2 * m2[i]);
         p[i] -= step_size * m1[i] / (sqrtf(m2[i]) / a->bc2_sqrt + a->eps);
     }
 }
@@ -421,8 +424,8 @@ long vb_step_scratch_floats(const long *enc, const long *dec, long B)
  * from g_recon, the chain rule through z = mu + exp(logvar/2)*eps, the encoder's backward, then adam_one.
  *
  * The loss saw mu, logvar, z and recon as separate leaves; g_mu, g_lv, g_z are its gradients with
- * respect to them ([M, B, d] each, contiguous; g_lv, g_z and spread = exp(logvar/2)*eps NULL for a
- * deterministic encoder, where z is mu; g_z NULL also where the loss does not use z). With gz = g_z + dL/dz through the decoder:
+ * respect to them ([M, B, d] each, contiguous). spread = exp(logvar/2)*eps is NULL for a deterministic
+ * encoder (z is mu; g_lv and g_z are then ignored); g_lv or g_z NULL is a zero gradient. With gz = g_z + dL/dz through the decoder:
  *   dL/dmu = g_mu + gz,   dL/dlogvar = g_lv + gz * spread / 2.
  * x [M, B, 2] at x + m*xs and z [M, B, d] as given to the forward calls; enc_acts/dec_acts their
  * activations; g_recon [M, B, 2] contiguous. */
@@ -437,7 +440,7 @@ void vb_step_backward(long M, const long *enc, const long *dec, float *flat, lon
     const long d = layer(dec, 0).n_in, nd = B * d, n_out = layer(dec, dec[0] - 1).n_out;
     const long e = vb_scratch_floats(enc, B), dsc = vb_scratch_floats(dec, B);
     float *gz = scratch + (e > dsc ? e : dsc), *genc = gz + nd;
-    const int stochastic = g_lv != NULL;
+    const int stochastic = spread != NULL;
     adam_t a = adam_setup(t, beta1, beta2, eps);
     for (long m = 0; m < M; m++) {
         float *p = flat + m * P, *gr = grad + m * P;
@@ -445,11 +448,12 @@ void vb_step_backward(long M, const long *enc, const long *dec, float *flat, lon
                      2.f * l2[m], gz, scratch, B);
         const float *gm = g_mu + m * nd;
         if (stochastic) {
-            const float *gl = g_lv + m * nd, *gzl = g_z ? g_z + m * nd : NULL, *sp = spread + m * nd;
+            const float *gl = g_lv ? g_lv + m * nd : NULL, *gzl = g_z ? g_z + m * nd : NULL;
+            const float *sp = spread + m * nd;
             for (long i = 0; i < nd; i++) {
                 float gzi = gzl ? gz[i] + gzl[i] : gz[i];
                 genc[i] = gm[i] + gzi;
-                genc[nd + i] = gl[i] + 0.5f * gzi * sp[i];
+                genc[nd + i] = (gl ? gl[i] : 0.f) + 0.5f * gzi * sp[i];
             }
         } else {
             for (long i = 0; i < nd; i++)

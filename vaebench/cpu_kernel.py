@@ -20,6 +20,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -69,13 +70,16 @@ def _cpu_flags() -> str:
     return platform.processor() or platform.machine()
 
 
-def _compiler() -> str | None:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    return cc
+def _compiler() -> list[str] | None:
+    """The C compiler command: ``$CC`` (split as a shell would: "ccache gcc" works), else cc, gcc, clang."""
+    if os.environ.get("CC"):
+        return shlex.split(os.environ["CC"])
+    found = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    return [found] if found else None
 
 
-def _build(cc: str) -> Path:
-    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
+def _build(cc: list[str]) -> Path:
+    version = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=60).stdout
     key = hashlib.sha256("\0".join([SOURCE.read_text(), version, " ".join(FLAGS), _cpu_flags(),
                                     platform.machine()]).encode()).hexdigest()[:16]
     target = cache_dir() / f"cpu_kernel-{key}.so"
@@ -86,10 +90,10 @@ def _build(cc: str) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
     os.close(fd)
     try:
-        done = subprocess.run([cc, *FLAGS, str(SOURCE), "-o", tmp, "-lm"], capture_output=True, text=True,
+        done = subprocess.run([*cc, *FLAGS, str(SOURCE), "-o", tmp, "-lm"], capture_output=True, text=True,
                               timeout=300)
         if done.returncode != 0:
-            raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:2000]}")
+            raise RuntimeError(f"{' '.join(cc)} failed: {done.stderr.strip()[:2000]}")
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -212,9 +216,19 @@ def step_backward(lib: ctypes.CDLL, encoder: KernelMLP, decoder: KernelMLP, scra
     def ptr(a):
         return None if a is None else a.data_ptr()
 
-    for a in (z, g_recon, g_mu, g_logvar, g_z, spread):
-        if a is not None and not a.is_contiguous():
-            raise ValueError("step_backward: gradient and latent arrays must be contiguous")
+    import torch
+
+    m, b, d = encoder.m, encoder.batch, decoder.n_in
+    expected = {"z": (z, (m, b, d)), "g_recon": (g_recon, (m, b, decoder.n_out)), "g_mu": (g_mu, (m, b, d)),
+                "g_logvar": (g_logvar, (m, b, d)), "g_z": (g_z, (m, b, d)), "spread": (spread, (m, b, d))}
+    for name, (a, shape) in expected.items():  # C reads raw memory: exactly these arrays or nothing
+        if a is None and name in ("z", "g_recon", "g_mu"):
+            raise ValueError(f"step_backward: {name} is required")
+        if a is not None and (tuple(a.shape) != shape or a.dtype != torch.float32 or not a.is_contiguous()
+                              or a.device.type != "cpu"):
+            raise ValueError(f"step_backward: {name} is {a.dtype} {tuple(a.shape)} on {a.device}"
+                             f"{'' if a.is_contiguous() else ', not contiguous'}; expected contiguous "
+                             f"float32 {list(shape)} on the CPU")
     _check_input(x, encoder.m, encoder.batch, encoder.n_in)
     lib.vb_step_backward(encoder.m, encoder.spec.data_ptr(), decoder.spec.data_ptr(), flat.data_ptr(),
                          encoder.p, n_weights, x.data_ptr(), x.stride(0), z.data_ptr(),

@@ -247,12 +247,16 @@ class _Group:
                                                         materialize_grads=True), strict=True))
         if not self.variant.stochastic and grads.get("z") is not None:
             grads["mu"] = grads["mu"] + grads.pop("z")  # z is μ
+        g = {k: _as_array(grads.get(k), like) for k, like in (("recon", recon), ("mu", mu), ("logvar", mu),
+                                                             ("z", mu))}
         total = terms["total"].detach().clone()
         l2 = torch.empty_like(total)
         with torch.no_grad():
             cpu_kernel.step_backward(self.lib, self.encoder, self.decoder, self.scratch, x, z,
-                                     grads["recon"].contiguous(), grads["mu"].contiguous(),
-                                     _contiguous(grads.get("logvar")), _contiguous(grads.get("z")), spread,
+                                     g["recon"] if g["recon"] is not None else torch.zeros_like(recon),
+                                     g["mu"] if g["mu"] is not None else torch.zeros_like(mu),
+                                     g["logvar"] if self.variant.stochastic else None,
+                                     g["z"] if self.variant.stochastic else None, spread,
                                      self.grad, self.exp1, self.exp2, self.lr, self.l2, total, l2, self.alive,
                                      self.died_at, self.n_weights, t + 1, ADAM_BETAS, ADAM_EPS)
         terms = {k: v.detach() for k, v in terms.items()}
@@ -302,8 +306,12 @@ class _Group:
         return self.flat[:, self.index].cpu()
 
 
-def _contiguous(a: torch.Tensor | None) -> torch.Tensor | None:
-    return None if a is None else a.contiguous()
+def _as_array(g: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    """A gradient as the kernel reads it: ``like``'s shape (a broadcastable one expanded), float32,
+    contiguous, detached; None stays None (a zero gradient)."""
+    if g is None:
+        return None
+    return g.detach().expand(like.shape).to(torch.float32).contiguous()
 
 
 @dataclass

@@ -49,8 +49,11 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def _sq_dists(a: Tensor, b: Tensor) -> Tensor:
-    # [M, n, d] × [M, m, d] → [M, n, m]; the expanded form is exact enough and one bmm
-    d = a.square().sum(-1, keepdim=True) + b.square().sum(-1).unsqueeze(-2) - 2 * a @ b.transpose(-1, -2)
+    # [M, n, d] × [M, m, d] → [M, n, m]; the expanded form is exact enough and one bmm. For d = 1 the
+    # product is an outer product, written as one: a batched matmul whose gradient has N = 1 takes another
+    # MKL route at M = 1 than at M > 1, and a run alone would differ from the same run batched
+    cross = a * b.transpose(-1, -2) if a.shape[-1] == 1 else a @ b.transpose(-1, -2)
+    d = a.square().sum(-1, keepdim=True) + b.square().sum(-1).unsqueeze(-2) - 2 * cross
     return d.clamp_min(0.0)
 
 

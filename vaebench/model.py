@@ -83,6 +83,16 @@ def pad_index(layout: Layout, padded: Layout) -> np.ndarray:
 _threshold_backward = torch.ops.aten.threshold_backward.grad_input  # ReLU's backward, as autograd's
 
 
+def _bmm(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Batched ``a @ b`` (+ ``bias``), [M, n, k] × [M, k, m]. Where n, k or m is 1 (a 1-D latent), as a
+    broadcast product and a sum: MKL's batched GEMM takes another route for such shapes at M = 1 than at
+    M > 1, and a model trained alone would then differ from the same model trained beside others."""
+    if min(a.shape[-2], a.shape[-1], b.shape[-1]) > 1:
+        return torch.bmm(a, b) if bias is None else torch.baddbmm(bias, a, b)
+    out = (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)
+    return out if bias is None else out + bias
+
+
 class StackedMLP:
     """Forward and hand-written backward of one MLP (ReLU between layers) for M models at once.
 
@@ -105,7 +115,7 @@ class StackedMLP:
         last = len(self.layers) - 1
         for i, (w_t, b) in enumerate(zip(self.weights_t, self.biases, strict=True)):
             inputs.append(h)
-            h = torch.baddbmm(b, w_t, h)
+            h = _bmm(w_t, h, b)
             if i < last:
                 h = h.relu_()
         return h, inputs
@@ -119,13 +129,13 @@ class StackedMLP:
         b_grads: list[Tensor] = [None] * n  # type: ignore[list-item]
         for i in range(n - 1, -1, -1):
             h = inputs[i]
-            w_grads[i] = torch.bmm(h, g.transpose(1, 2))
+            w_grads[i] = _bmm(h, g.transpose(1, 2))
             b_grads[i] = g.sum(-1)
             if i > 0:  # ReLU's derivative: pass where the layer's input (a ReLU output) is > 0
-                g = torch.bmm(self.weights[i], g)
+                g = _bmm(self.weights[i], g)
                 g = _threshold_backward(g, h, 0, grad_input=g)  # in place: half the memory traffic
             elif input_grad:
-                g = torch.bmm(self.weights[i], g)
+                g = _bmm(self.weights[i], g)
         return (g if input_grad else None), w_grads, b_grads
 
 

@@ -66,8 +66,9 @@ class Variant:
         """Optional, for speed only: ``(terms, grads)``, the terms of :meth:`loss` and the gradients of
         ``terms["total"].sum()`` with respect to ``inp.mu``, ``inp.logvar``, ``inp.z`` and ``inp.recon``
         (keys ``mu``, ``logvar``, ``z``, ``recon``; a missing key is a zero gradient), treating them as
-        independent inputs. The default, None, has the engine differentiate :meth:`loss` with autograd;
-        a variant that defines it is checked against autograd in tests/test_variants.py."""
+        independent inputs. The default, None, has the engine differentiate :meth:`loss` with autograd.
+        Used by the CPU kernel path (the operator path always uses autograd, so both paths check each
+        other); a variant that defines it is checked against autograd in tests/test_variants.py."""
         return None
 
     def resolve_params(self, given: dict[str, Any]) -> dict[str, float]:
@@ -96,6 +97,13 @@ class Variant:
         from vaebench.model import MLPVAE
 
         return MLPVAE.from_flat(cfg.latent_dim, cfg.hidden, self.stochastic, flat)
+
+
+def require_mmd_batch(cfg: RunConfig) -> None:
+    """The unbiased MMD² estimate divides by B(B − 1): it needs a batch of at least 2 points."""
+    if cfg.batch_size < 2:
+        raise ValueError(f"batch_size = {cfg.batch_size!r}: variant {cfg.variant!r} estimates MMD² from the "
+                         f"batch and needs batch_size >= 2")
 
 
 def require_nonneg(params: dict[str, float], *names: str) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from vaebench.losses import gaussian_kl, gaussian_recon, mmd
 from vaebench.variants import register_variant
-from vaebench.variants.base import LossInputs, Variant, require_nonneg
+from vaebench.variants.base import LossInputs, Variant, require_mmd_batch, require_nonneg
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,9 @@ class InfoVAE(Variant):
 
     def check_params(self, params: dict) -> None:
         require_nonneg(params, "mmd_weight")
+
+    def check_config(self, cfg) -> None:
+        require_mmd_batch(cfg)
 
     def loss(self, inp: LossInputs) -> dict:
         recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)

@@ -7,7 +7,7 @@ prior samples as the batch has points.
 
 from vaebench.losses import gaussian_recon, mmd
 from vaebench.variants import register_variant
-from vaebench.variants.base import LossInputs, Variant
+from vaebench.variants.base import LossInputs, Variant, require_mmd_batch
 
 
 @register_variant
@@ -16,6 +16,9 @@ class WAE(Variant):
     stochastic = False
     needs_prior = True
     reference = "Tolstikhin et al. 2018"
+
+    def check_config(self, cfg) -> None:
+        require_mmd_batch(cfg)
 
     def loss(self, inp: LossInputs) -> dict:
         recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)
