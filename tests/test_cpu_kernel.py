@@ -4,6 +4,8 @@ References are independent of the kernel: autograd through the public batch-majo
 :func:`vaebench.model.mlp` for forward and backward, ``torch.optim.Adam`` for the optimiser step.
 """
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -294,3 +296,14 @@ def test_alone_versus_batched_with_a_1d_latent(monkeypatch, path, variant):
     (alone,) = train([target])
     batched = train([RunConfig(seed=s, **cfg) for s in (0, 1)] + [target])[2]
     assert alone.history.equals(batched.history)
+
+
+def test_old_builds_are_pruned(tmp_path):
+    for i in range(12):
+        f = tmp_path / f"cpu_kernel-{i:016x}.so"
+        f.write_bytes(b"")
+        os.utime(f, (1_000_000 + i, 1_000_000 + i))
+    (tmp_path / "other.txt").write_text("kept")
+    cpu_kernel._prune(tmp_path)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([f"cpu_kernel-{i:016x}.so" for i in range(4, 12)] + ["other.txt"])

@@ -98,7 +98,19 @@ def _build(cc: list[str]) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    _prune(target.parent)
     return target
+
+
+def _prune(folder: Path, keep: int = 8) -> None:
+    """Remove all but the ``keep`` newest builds (one per source version, compiler and CPU kind). A
+    process that has one loaded keeps its mapping; one that needs it again rebuilds it in about a second."""
+    builds = sorted(folder.glob("cpu_kernel-*.so"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in builds[keep:]:
+        try:
+            old.unlink()
+        except OSError:
+            pass  # another process pruned it first
 
 
 def _open(path: Path) -> ctypes.CDLL:
