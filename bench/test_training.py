@@ -92,6 +92,8 @@ def test_training_throughput(benchmark, quick, rates, monkeypatch, device, laten
             **machine_info()}
     if impl.startswith("engine") and device == "cpu":
         info["cpu_path"] = cpu_kernel.active()
+        if impl == "engine_operators":
+            assert info["cpu_path"] == "torch", "engine_operators must run the PyTorch-operator path"
     if best is None:  # --benchmark-disable: the code ran once, nothing to report
         benchmark.extra_info.update(info)
         return
@@ -103,12 +105,32 @@ def test_training_throughput(benchmark, quick, rates, monkeypatch, device, laten
                 bmm_limit_gflops_per_s=limit / 1e9, fraction_of_bmm_limit=achieved / limit)
     rates[(impl, device, latent_dim, batch_size, models)] = rate
     if impl == "engine":
-        parts = []
-        for base, label in (("obvious_loop", "obvious loop"), ("torch_func", "torch.func"),
-                            ("engine_operators", "engine operators")):
-            base_rate = rates.get((base, device, latent_dim, batch_size, models))
-            if base_rate:
-                info[f"ratio_vs_{base}"] = rate / base_rate
-                parts.append(f"engine / {label} = {rate / base_rate:.1f}×")
-        info["summary"] = ", ".join(parts + [f"{100 * achieved / limit:.1f}% of the bmm limit"])
+        info.update(engine_ratios(rates, (device, latent_dim, batch_size, models), rate, achieved / limit))
     benchmark.extra_info.update(info)
+
+
+BASELINES = (("obvious_loop", "obvious loop"), ("torch_func", "torch.func"),
+             ("engine_operators", "engine operators"))
+
+
+def engine_ratios(rates: dict, key: tuple, rate: float, fraction: float) -> dict:
+    """``ratio_vs_<baseline>`` for every baseline measured in this session at ``key`` = (device, d, B, M),
+    and a ``summary`` sentence with them and the fraction of the bmm limit."""
+    out, parts = {}, []
+    for base, label in BASELINES:
+        base_rate = rates.get((base, *key))
+        if base_rate:
+            out[f"ratio_vs_{base}"] = rate / base_rate
+            parts.append(f"engine / {label} = {rate / base_rate:.1f}×")
+    out["summary"] = ", ".join(parts + [f"{100 * fraction:.1f}% of the bmm limit"])
+    return out
+
+
+def test_engine_ratios_use_the_rates_of_the_same_key():
+    rates = {("obvious_loop", "cpu", 2, 128, 128): 1000.0, ("torch_func", "cpu", 2, 128, 128): 10_000.0,
+             ("torch_func", "cpu", 2, 128, 32): 1.0}  # another M: must not be used
+    out = engine_ratios(rates, ("cpu", 2, 128, 128), 50_000.0, 0.21)
+    assert out["ratio_vs_obvious_loop"] == 50.0 and out["ratio_vs_torch_func"] == 5.0
+    assert "ratio_vs_engine_operators" not in out
+    assert out["summary"] == ("engine / obvious loop = 50.0×, engine / torch.func = 5.0×, "
+                              "21.0% of the bmm limit")

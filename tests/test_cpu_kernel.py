@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import vaebench.variants as variants_mod
+import vaebench.variants.vae as vaebench_vae
 from vaebench import RunConfig, cpu_kernel, train
 from vaebench.losses import gaussian_recon
 from vaebench.model import Layout, init_flat, mlp
@@ -307,3 +308,51 @@ def test_old_builds_are_pruned(tmp_path):
     cpu_kernel._prune(tmp_path)
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([f"cpu_kernel-{i:016x}.so" for i in range(4, 12)] + ["other.txt"])
+
+
+class _ReconOnlyVAE(vaebench_vae.VAE):
+    """Subclasses ``vae`` and overrides only its loss: must not inherit the parent's closed form."""
+
+    name = "recon_only_vae"
+
+    def loss(self, inp):
+        recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)
+        return {"recon": recon, "total": recon}
+
+
+class _AEClosed(Variant):
+    """A deterministic closed form that states the gradient through z only (z is μ)."""
+
+    name = "ae_closed"
+    stochastic = False
+
+    def loss(self, inp):
+        recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)
+        return {"recon": recon, "penalty": 0.5 * inp.z.square().sum((-2, -1)), "total": recon
+                + 0.5 * inp.z.square().sum((-2, -1))}
+
+    def gradients(self, inp):
+        scale = (1.0 / (inp.x.shape[-2] * inp.recon_var)).view(-1, 1, 1)
+        return self.loss(inp), {"recon": (inp.recon - inp.x) * scale, "z": inp.z}
+
+
+def test_only_a_class_that_defines_both_uses_its_closed_form():
+    from vaebench.engine import _states_its_gradients
+
+    assert _states_its_gradients(vaebench_vae.VAE)
+    assert not _states_its_gradients(_ReconOnlyVAE)
+    assert not _states_its_gradients(_ReconOnly)
+    assert _states_its_gradients(_ReconOnlyClosed) and _states_its_gradients(_AEClosed)
+
+
+@needs_kernel
+@pytest.mark.parametrize(("name", "cls"), [("recon_only_vae", _ReconOnlyVAE), ("ae_closed", _AEClosed)])
+def test_inherited_or_partial_closed_forms_train_as_autograd(monkeypatch, name, cls):
+    monkeypatch.setitem(variants_mod.VARIANTS, name, cls())
+    monkeypatch.setitem(variants_mod.VARIANTS, "recon_only", _ReconOnly())
+    cfgs = [RunConfig(variant=name, seed=s, **SMALL) for s in range(2)]
+    kernel = train(cfgs)
+    monkeypatch.setenv(cpu_kernel.ENV, "torch")  # the operator path always differentiates loss
+    operators = train(cfgs)
+    for a, b in zip(kernel, operators, strict=True):
+        np.testing.assert_allclose(a.history["total"], b.history["total"], rtol=2e-3, atol=2e-4)

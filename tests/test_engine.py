@@ -137,3 +137,16 @@ def test_cuda_trains_and_matches_cpu_loosely():
     assert gpu.config.device == "cuda" and gpu.status == "ok"
     # different kernels: not bit-identical, but the same trajectory to float32 round-off for a short run
     np.testing.assert_allclose(cpu.history["total"], gpu.history["total"], rtol=1e-2)
+
+
+def test_per_step_streams_never_share_a_generator_seed():
+    # torch's CPU generator keeps 32 bits of its seed: the seeds are a bijection, not a hash
+    from vaebench.seeding import stream_generator_seed
+
+    n = 200_000
+    seeds = {s: {stream_generator_seed(i, s) for i in range(n)} for s in ("batches", "noise", "prior")}
+    assert all(len(v) == n for v in seeds.values())
+    assert not (seeds["noise"] & seeds["prior"]) and not (seeds["noise"] & seeds["batches"])
+    # 53861 and 199143 shared their noise stream when the 32 bits came from a 64-bit hash
+    a, b = (torch.randn(8, generator=stream_generator(s, "noise")) for s in (53861, 199143))
+    assert not torch.equal(a, b)

@@ -168,6 +168,7 @@ class _Group:
             return torch.tensor(np.asarray(values, dtype=np.float32), device=dev)
 
         self.betas = per_model(np.stack([beta_table(c) for c in cfgs], axis=1))  # [steps, M]
+        self.closed_form = _states_its_gradients(type(variant))
         self.lr, self.l2, self.recon_var = (per_model([getattr(c, f) for c in cfgs])
                                             for f in ("lr", "l2", "recon_var"))
         self.two_l2 = (2 * self.l2).unsqueeze(-1)
@@ -231,7 +232,7 @@ class _Group:
         recon = self.decoder.forward(z)[0]
         inp = LossInputs(x, recon, mu, logvar, z, prior, self.betas[t], self.recon_var, self.params, t,
                          self.steps)
-        closed = self.variant.gradients(inp)
+        closed = self.variant.gradients(inp) if self.closed_form else None
         if closed is not None:
             terms, grads = closed
         else:  # autograd, with μ, log σ², z and the reconstruction as separate leaves
@@ -245,8 +246,9 @@ class _Group:
             objective = torch.where(self.alive, terms["total"], 0.0).sum()
             grads = dict(zip(names, torch.autograd.grad(objective, leaves, allow_unused=True,
                                                         materialize_grads=True), strict=True))
-        if not self.variant.stochastic and grads.get("z") is not None:
-            grads["mu"] = grads["mu"] + grads.pop("z")  # z is μ
+        if not self.variant.stochastic and grads.get("z") is not None:  # z is μ
+            g_z = grads.pop("z")
+            grads["mu"] = g_z if grads.get("mu") is None else grads["mu"] + g_z
         g = {k: _as_array(grads.get(k), like) for k, like in (("recon", recon), ("mu", mu), ("logvar", mu),
                                                              ("z", mu))}
         total = terms["total"].detach().clone()
@@ -304,6 +306,17 @@ class _Group:
     def unpadded(self) -> torch.Tensor:
         """The trained parameters in the public :class:`Layout`, [M, P], on the CPU."""
         return self.flat[:, self.index].cpu()
+
+
+def _states_its_gradients(cls: type) -> bool:
+    """True where ``gradients`` is defined at or below the class that defines the ``loss`` the engine
+    calls: a subclass that overrides only ``loss`` must not inherit its parent's closed form (it would
+    train the parent's objective while logging its own); one that adds a closed form for an inherited
+    loss may."""
+    def owner(name: str) -> type:
+        return next(c for c in cls.__mro__ if name in vars(c))
+
+    return issubclass(owner("gradients"), owner("loss"))
 
 
 def _as_array(g: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
