@@ -83,6 +83,15 @@ def test_dry_run_validates_and_writes_nothing(grid_file, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_bad_kernel_switch_is_one_line_and_writes_nothing(grid_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VAEBENCH_CPU_KERNEL", "fast")
+    out = tmp_path / "never"
+    assert main(["run", str(grid_file), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: VAEBENCH_CPU_KERNEL = 'fast': must be 'auto' or 'torch'"]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "the following arguments are required"),
     (["train"], "invalid choice: 'train'"),

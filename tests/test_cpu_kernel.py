@@ -356,3 +356,11 @@ def test_inherited_or_partial_closed_forms_train_as_autograd(monkeypatch, name, 
     operators = train(cfgs)
     for a, b in zip(kernel, operators, strict=True):
         np.testing.assert_allclose(a.history["total"], b.history["total"], rtol=2e-3, atol=2e-4)
+
+
+@pytest.mark.parametrize("path", ["auto", "torch"])
+def test_each_result_says_which_path_trained_it(monkeypatch, path):
+    monkeypatch.setenv(cpu_kernel.ENV, path)
+    res, ref = train([RunConfig(**SMALL), RunConfig(variant="probit")])
+    assert res.engine == ("kernel" if path == "auto" and lib is not None else "operators")
+    assert ref.engine == "analytic"

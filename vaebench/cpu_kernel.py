@@ -121,13 +121,18 @@ def _open(path: Path) -> ctypes.CDLL:
     return lib
 
 
+def mode() -> str:
+    """``$VAEBENCH_CPU_KERNEL``: "auto" (default) or "torch"; ValueError naming the variable otherwise."""
+    value = os.environ.get(ENV, "auto")
+    if value not in ("auto", "torch"):
+        raise ValueError(f"{ENV} = {value!r}: must be 'auto' or 'torch'")
+    return value
+
+
 def load() -> ctypes.CDLL | None:
     """The kernel library, built on first use; None if disabled (``VAEBENCH_CPU_KERNEL=torch``) or if no C
     compiler can build it (a warning says why, once per process)."""
-    mode = os.environ.get(ENV, "auto")
-    if mode not in ("auto", "torch"):
-        raise ValueError(f"{ENV} = {mode!r}: must be 'auto' or 'torch'")
-    if mode == "torch":
+    if mode() == "torch":
         return None
     with _lock:
         if "lib" not in _state:

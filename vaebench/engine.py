@@ -54,7 +54,8 @@ class TrainResult:
     """One trained run. ``status`` is "ok" or "diverged" (then ``diverged_step`` and ``reason`` say
     when and why); ``history`` has one row per logged step with the loss terms, β(t), l2 and total;
     ``model`` is a plain nn.Module (``encode``, ``decode``, ``forward``); ``seconds`` is the wall time of
-    its group divided by the group's size."""
+    its group divided by the group's size; ``engine`` the path that trained it: "kernel" (the CPU
+    kernel), "operators" (PyTorch operators: CUDA, or a CPU without the kernel) or "analytic"."""
 
     config: RunConfig
     status: str
@@ -63,6 +64,7 @@ class TrainResult:
     seconds: float
     diverged_step: int | None = None
     reason: str = ""
+    engine: str = ""
 
 
 def resolve_device(device: str) -> str:
@@ -337,6 +339,7 @@ class _Trained:
     names: list[str]
     steps: list[int]
     died: np.ndarray
+    engine: str
 
 
 def _train_part(cfgs: list[RunConfig], variant, every: int,
@@ -362,7 +365,7 @@ def _train_part(cfgs: list[RunConfig], variant, every: int,
         if progress is not None:
             progress(n_chunk * len(cfgs))
     return _Trained(group.unpadded(), torch.stack(logged).cpu().numpy(), names, logged_steps,
-                    group.died_at.cpu().numpy())
+                    group.died_at.cpu().numpy(), "operators" if group.feature_major else "kernel")
 
 
 def _train_group(cfgs: list[RunConfig], log_every: int | None, progress: Callable[[int], None] | None,
@@ -370,7 +373,8 @@ def _train_group(cfgs: list[RunConfig], log_every: int | None, progress: Callabl
     start = time.perf_counter()
     c0, variant = cfgs[0], get_variant(cfgs[0].variant)
     if not variant.trainable:
-        return [TrainResult(c, "ok", pd.DataFrame({"step": []}), variant.module(c, None), 0.0) for c in cfgs]
+        return [TrainResult(c, "ok", pd.DataFrame({"step": []}), variant.module(c, None), 0.0,
+                            engine="analytic") for c in cfgs]
     m_models = len(cfgs)
     every = log_every or max(1, c0.steps // 100)
     if c0.device == "cpu":  # ≥ MIN_PART models per thread, ≤ PART per part, parts a multiple of threads
@@ -399,7 +403,7 @@ def _train_group(cfgs: list[RunConfig], log_every: int | None, progress: Callabl
     names, logged_steps = parts[0].names, parts[0].steps
     seconds = (time.perf_counter() - start) / m_models
     with _gc_paused():  # ~600 small objects per module: collections cost 3× the building here
-        return _results(cfgs, variant, flat, history, names, logged_steps, died, seconds)
+        return _results(cfgs, variant, flat, history, names, logged_steps, died, seconds, parts[0].engine)
 
 
 @contextlib.contextmanager
@@ -413,7 +417,7 @@ def _gc_paused():
             gc.enable()
 
 
-def _results(cfgs, variant, flat, history, names, logged_steps, died, seconds) -> list[TrainResult]:
+def _results(cfgs, variant, flat, history, names, logged_steps, died, seconds, engine) -> list[TrainResult]:
     results = []
     for m, c in enumerate(cfgs):
         hist = pd.DataFrame(history[:, :, m], columns=names)
@@ -421,9 +425,9 @@ def _results(cfgs, variant, flat, history, names, logged_steps, died, seconds) -
         model = variant.module(c, flat[m])
         if died[m] >= 0:
             results.append(TrainResult(c, "diverged", hist, model, seconds, int(died[m]),
-                                       f"loss or gradient became non-finite at step {int(died[m])}"))
+                                       f"loss or gradient became non-finite at step {int(died[m])}", engine))
         else:
-            results.append(TrainResult(c, "ok", hist, model, seconds))
+            results.append(TrainResult(c, "ok", hist, model, seconds, engine=engine))
     return results
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaebench import store
+from vaebench import cpu_kernel, store
 from vaebench.config import RunConfig, check_int
 from vaebench.engine import CHUNK, group_key, resolve_device, train
 from vaebench.grid import Grid, run_id
@@ -67,8 +67,9 @@ def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, th
 
     ``configs``: RunConfig dicts (devices resolved); ``run_ids``: their ids, checked against this
     process's vaebench (a worker with another RESULTS_VERSION fails loudly); ``threads`` pins torch's
-    thread count in this process. Rows carry timings in seconds: ``train_seconds`` (the group's wall time
-    per run) and ``eval_seconds``.
+    thread count in this process. Rows carry ``engine`` (the path that trained the run: "kernel",
+    "operators" or "analytic") and timings in seconds: ``train_seconds`` (the group's wall time per run)
+    and ``eval_seconds``.
     """
     from vaebench.evaluation import evaluate_run
 
@@ -90,12 +91,14 @@ def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, th
             failed = f"evaluation failed: {type(err).__name__}: {err}"
             reason = f"{reason}; {failed}" if reason else failed
             status = status if status != "ok" else "eval_failed"
-        clash = set(metrics) & (set(store.BASE_COLUMNS) | set(store.TIMING_COLUMNS) | set(configs[0]))
+        clash = set(metrics) & (set(store.BASE_COLUMNS) | set(store.RUN_COLUMNS) | set(store.TIMING_COLUMNS)
+                                | set(configs[0]))
         if clash:
             raise RuntimeError(f"metric names {sorted(clash)} clash with result columns")
         row = {"run_id": rid, "status": status, "diverged_step": res.diverged_step, "reason": reason,
                **store.config_row(res.config), **{k: float(v) for k, v in metrics.items()},
-               "train_seconds": res.seconds, "eval_seconds": time.perf_counter() - start}
+               "engine": res.engine, "train_seconds": res.seconds,
+               "eval_seconds": time.perf_counter() - start}
         records.append(RunRecord(rid, row, arrays, res.history, res.model.state_dict()))
     return records
 
@@ -163,6 +166,7 @@ def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", schedul
     """Validate a study without writing or training anything (see :func:`run_study` for the arguments);
     ValueError naming the argument or key, its value and what is allowed."""
     grid = grid_or_path if isinstance(grid_or_path, Grid) else Grid.from_toml(grid_or_path)
+    cpu_kernel.mode()  # a bad VAEBENCH_CPU_KERNEL stops here, before anything is written
     shard_size = check_int("shard_size", shard_size, 1, 1_000_000)
     n_eval = grid.n_eval if n_eval is None else check_int("n_eval", n_eval, 10, 1_000_000)
     if workers is not None:

@@ -44,6 +44,7 @@ from torch import nn
 from vaebench.config import RunConfig, config_fields
 
 BASE_COLUMNS = ["run_id", "status", "diverged_step", "reason"]
+RUN_COLUMNS = ["engine"]  # which engine path trained the run (optional: older parts lack it)
 TIMING_COLUMNS = ["train_seconds", "eval_seconds"]
 JSON_FIELDS = ("hidden", "params")  # config fields stored as canonical JSON strings
 PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
@@ -238,8 +239,8 @@ def write_run(out_dir: str | Path, rid: str, cfg: RunConfig, arrays: dict[str, n
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     fields = config_fields()
     first = BASE_COLUMNS + fields
-    rest = [c for c in df.columns if c not in first and c not in TIMING_COLUMNS]
-    cols = first + rest + TIMING_COLUMNS
+    rest = [c for c in df.columns if c not in first and c not in RUN_COLUMNS + TIMING_COLUMNS]
+    cols = first + rest + RUN_COLUMNS + TIMING_COLUMNS
     df = df.reindex(columns=cols)
     df["diverged_step"] = df["diverged_step"].astype("Int64")
     return df
@@ -258,7 +259,7 @@ def write_part(out_dir: str | Path, rows: list[dict[str, Any]]) -> Path:
 
 def empty_results() -> pd.DataFrame:
     """The results table with no rows."""
-    return _ordered(pd.DataFrame(columns=BASE_COLUMNS + config_fields() + TIMING_COLUMNS))
+    return _ordered(pd.DataFrame(columns=BASE_COLUMNS + config_fields() + RUN_COLUMNS + TIMING_COLUMNS))
 
 
 def results_from_scan(scan: PartScan, run_ids: list[str] | None = None) -> pd.DataFrame:
