@@ -201,12 +201,15 @@ class _Group:
             return None
         return chunk[j] if self.feature_major else chunk[:, j]
 
-    def _loss(self, t: int, x, recon, mu, logvar, z, prior, leaves):
-        """The variant's loss terms [M] at step ``t`` from batch-major [M, B, ·] views, and the gradients
-        of the alive models' summed ``total`` with respect to ``leaves`` (the encoder's outputs and the
-        decoder's, as the tensors the MLPs produced)."""
-        terms = self.variant.loss(LossInputs(x, recon, mu, logvar, z, prior, self.betas[t], self.recon_var,
-                                             self.params, t, self.steps))
+    def _inputs(self, t: int, x, recon, mu, logvar, z, prior) -> LossInputs:
+        """What the variant's loss sees at step ``t``: batch-major [M, B, ·] tensors or views."""
+        return LossInputs(x, recon, mu, logvar, z, prior, self.betas[t], self.recon_var, self.params, t,
+                          self.steps)
+
+    def _loss(self, inp: LossInputs, leaves) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
+        """The variant's loss terms [M] and, by autograd, the gradients of the alive models' summed
+        ``total`` with respect to ``leaves`` (tensors that ``inp``'s are, or are views of)."""
+        terms = self.variant.loss(inp)
         objective = torch.where(self.alive, terms["total"], 0.0).sum()
         grads = torch.autograd.grad(objective, leaves, allow_unused=True, materialize_grads=True)
         return terms, grads
@@ -232,8 +235,7 @@ class _Group:
         else:
             logvar, spread, z = None, None, mu
         recon = self.decoder.forward(z)[0]
-        inp = LossInputs(x, recon, mu, logvar, z, prior, self.betas[t], self.recon_var, self.params, t,
-                         self.steps)
+        inp = self._inputs(t, x, recon, mu, logvar, z, prior)
         closed = self.variant.gradients(inp) if self.closed_form else None
         if closed is not None:
             terms, grads = closed
@@ -244,23 +246,20 @@ class _Group:
             inp = dataclasses.replace(inp, **dict(zip(names, leaves, strict=True)))
             if not self.variant.stochastic:
                 inp.z = inp.mu
-            terms = self.variant.loss(inp)
-            objective = torch.where(self.alive, terms["total"], 0.0).sum()
-            grads = dict(zip(names, torch.autograd.grad(objective, leaves, allow_unused=True,
-                                                        materialize_grads=True), strict=True))
+            terms, found = self._loss(inp, leaves)
+            grads = dict(zip(names, found, strict=True))
         if not self.variant.stochastic and grads.get("z") is not None:  # z is μ
             g_z = grads.pop("z")
             grads["mu"] = g_z if grads.get("mu") is None else grads["mu"] + g_z
-        g = {k: _as_array(grads.get(k), like) for k, like in (("recon", recon), ("mu", mu), ("logvar", mu),
-                                                             ("z", mu))}
+        stochastic = self.variant.stochastic
+        g_recon, g_mu = _as_array(grads.get("recon"), recon), _as_array(grads.get("mu"), mu)
+        g_logvar = _as_array(grads.get("logvar"), mu, zero=False) if stochastic else None
+        g_z = _as_array(grads.get("z"), mu, zero=False) if stochastic else None
         total = terms["total"].detach().clone()
         l2 = torch.empty_like(total)
         with torch.no_grad():
-            cpu_kernel.step_backward(self.lib, self.encoder, self.decoder, self.scratch, x, z,
-                                     g["recon"] if g["recon"] is not None else torch.zeros_like(recon),
-                                     g["mu"] if g["mu"] is not None else torch.zeros_like(mu),
-                                     g["logvar"] if self.variant.stochastic else None,
-                                     g["z"] if self.variant.stochastic else None, spread,
+            cpu_kernel.step_backward(self.lib, self.encoder, self.decoder, self.scratch, x, z, g_recon, g_mu,
+                                     g_logvar, g_z, spread,
                                      self.grad, self.exp1, self.exp2, self.lr, self.l2, total, l2, self.alive,
                                      self.died_at, self.n_weights, t + 1, ADAM_BETAS, ADAM_EPS)
         terms = {k: v.detach() for k, v in terms.items()}
@@ -282,8 +281,8 @@ class _Group:
             leaves = (enc,)
         recon, dec_inputs = self.decoder.forward(z.detach().transpose(1, 2))
         recon.requires_grad_(True)
-        terms, (*g_enc, g_recon) = self._loss(t, x.transpose(1, 2), recon.transpose(1, 2), mu, logvar, z,
-                                              prior, (*leaves, recon))
+        inp = self._inputs(t, x.transpose(1, 2), recon.transpose(1, 2), mu, logvar, z, prior)
+        terms, (*g_enc, g_recon) = self._loss(inp, (*leaves, recon))
         with torch.no_grad():
             g_z, dec_w, dec_b = self.decoder.backward(dec_inputs, g_recon, input_grad=True)
             if variant.stochastic:  # through z = μ + exp(½ log σ²)·ε
@@ -321,11 +320,12 @@ def _states_its_gradients(cls: type) -> bool:
     return issubclass(owner("gradients"), owner("loss"))
 
 
-def _as_array(g: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+def _as_array(g: torch.Tensor | None, like: torch.Tensor, zero: bool = True) -> torch.Tensor | None:
     """A gradient as the kernel reads it: ``like``'s shape (a broadcastable one expanded), float32,
-    contiguous, detached; None stays None (a zero gradient)."""
+    contiguous, detached. A missing one (None) is zeros, or stays None where ``zero`` is False (the
+    kernel reads None as zero and skips it)."""
     if g is None:
-        return None
+        return torch.zeros_like(like) if zero else None
     return g.detach().expand(like.shape).to(torch.float32).contiguous()
 
 
