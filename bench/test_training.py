@@ -93,7 +93,7 @@ def test_training_throughput(benchmark, quick, rates, monkeypatch, device, laten
     if impl.startswith("engine") and device == "cpu":
         info["cpu_path"] = cpu_kernel.active()
         if impl == "engine_operators":
-            assert info["cpu_path"] == "torch", "engine_operators must run the PyTorch-operator path"
+            assert info["cpu_path"] == "operators", "engine_operators must run the PyTorch-operator path"
     if best is None:  # --benchmark-disable: the code ran once, nothing to report
         benchmark.extra_info.update(info)
         return

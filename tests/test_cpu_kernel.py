@@ -152,7 +152,7 @@ def test_kernel_refuses_tensors_it_cannot_read():
 
 def test_env_switch_selects_the_operator_path(monkeypatch):
     monkeypatch.setenv(cpu_kernel.ENV, "torch")
-    assert cpu_kernel.load() is None and cpu_kernel.active() == "torch"
+    assert cpu_kernel.load() is None and cpu_kernel.active() == "operators"
     monkeypatch.setenv(cpu_kernel.ENV, "fast")
     with pytest.raises(ValueError, match="VAEBENCH_CPU_KERNEL = 'fast': must be 'auto' or 'torch'"):
         cpu_kernel.load()

@@ -10,8 +10,11 @@ feature flags, so a shared home directory across different machines never loads 
 
 :func:`load` returns the library, or None where there is no working C compiler (or where
 ``VAEBENCH_CPU_KERNEL=torch`` asks for the PyTorch operators); the engine then trains with PyTorch's
-operators, a second path that computes the same function but not bit-identical numbers. Which path a
-process uses never depends on the runs: every run of a process is trained by the same one.
+operators, a second path that computes the same function but not bit-identical numbers. Which path a run
+takes depends on the machine and on the run's own shape (MLPs deeper than :data:`MAX_LAYERS` take the
+operators), never on the runs beside it. The engine calls :meth:`KernelMLP.forward` and
+:func:`step_backward`; :meth:`KernelMLP.backward` and ``vb_adam`` expose the same C pieces one at a time,
+for the tests that check them against autograd and ``torch.optim.Adam``.
 """
 
 from __future__ import annotations
@@ -149,8 +152,8 @@ def load() -> ctypes.CDLL | None:
 
 
 def active() -> str:
-    """Which CPU path this process trains with: "kernel" or "torch"."""
-    return "kernel" if load() is not None else "torch"
+    """Which path this process trains CPU runs with: "kernel" or "operators" (as ``TrainResult.engine``)."""
+    return "kernel" if load() is not None else "operators"
 
 
 class KernelMLP:
