@@ -337,12 +337,13 @@ class _AEClosed(Variant):
 
 
 def test_only_a_class_that_defines_both_uses_its_closed_form():
-    from vaebench.engine import _states_its_gradients
+    from vaebench.engine import _stated_with_its_loss
 
-    assert _states_its_gradients(vaebench_vae.VAE)
-    assert not _states_its_gradients(_ReconOnlyVAE)
-    assert not _states_its_gradients(_ReconOnly)
-    assert _states_its_gradients(_ReconOnlyClosed) and _states_its_gradients(_AEClosed)
+    assert _stated_with_its_loss(vaebench_vae.VAE, "gradients")
+    assert not _stated_with_its_loss(_ReconOnlyVAE, "gradients")
+    assert not _stated_with_its_loss(_ReconOnly, "gradients")
+    assert _stated_with_its_loss(_ReconOnlyClosed, "gradients")
+    assert _stated_with_its_loss(_AEClosed, "gradients")
 
 
 @needs_kernel
@@ -361,6 +362,82 @@ def test_inherited_or_partial_closed_forms_train_as_autograd(monkeypatch, name, 
 @pytest.mark.parametrize("path", ["auto", "torch"])
 def test_each_result_says_which_path_trained_it(monkeypatch, path):
     monkeypatch.setenv(cpu_kernel.ENV, path)
-    res, ref = train([RunConfig(**SMALL), RunConfig(variant="probit")])
-    assert res.engine == ("kernel" if cpu_kernel.load() is not None else "operators")
+    res, ref, wae = train([RunConfig(**SMALL), RunConfig(variant="probit"),
+                           RunConfig(variant="wae", **SMALL)])
+    assert res.engine == ("fused" if cpu_kernel.load() is not None else "operators")  # vae states its weights
+    assert wae.engine == ("kernel" if cpu_kernel.load() is not None else "operators")  # its MMD is PyTorch
     assert ref.engine == "analytic"
+
+
+@needs_kernel
+def test_kernel_exp_is_within_two_ulp_of_torch():
+    """The fused step's exp (σ = exp(½ log σ²), exp(log σ²) in the KL): a polynomial in C, checked
+    against torch.exp (in float64, rounded) over the whole finite range and at the special values."""
+    x = torch.cat([torch.linspace(-87.3, 88.7, 200_001), torch.linspace(-1, 1, 10_001),
+                   torch.tensor([0.0, -0.0, 1e-8, -1e-8, 88.72, -87.33])])
+    out = torch.empty_like(x)
+    lib.vb_exp(x.numel(), x.data_ptr(), 1.0, out.data_ptr())
+    ref = torch.exp(x.double())
+    # one ulp of the float result, in float64 (near FLT_MIN it is denormal: flushed in float32 arithmetic)
+    ulp = torch.nextafter(ref.float(), torch.tensor(float("inf"))).double() - ref.float().double()
+    assert ((out.double() - ref).abs() / ulp).max() <= 2.0
+    special = torch.tensor([float("nan"), float("inf"), -float("inf"), 89.0, 1e4, -88.0, -1e4, 0.5])
+    got = torch.empty_like(special)
+    lib.vb_exp(special.numel(), special.data_ptr(), 2.0, got.data_ptr())  # exp(2x), a tail of 8 lanes
+    assert torch.isnan(got[0]) and got[1] == float("inf") and got[2] == 0 and got[3] == float("inf")
+    assert got[4] == float("inf") and got[5] == 0 and got[6] == 0
+    torch.testing.assert_close(got[7], torch.exp(torch.tensor(1.0)), rtol=2.5e-7, atol=0)
+
+
+def _unfused(monkeypatch):
+    """Train the kernel's other CPU route: loss and closed-form gradients in PyTorch between C calls."""
+    monkeypatch.setattr("vaebench.engine._term_weights", lambda *a: None)
+
+
+@needs_kernel
+@pytest.mark.parametrize(("variant", "latent_dim", "batch"), [("vae", 2, 32), ("vae", 1, 13), ("ae", 2, 32),
+                                                              ("vae", 3, 20)])
+def test_fused_step_trains_as_the_loss_in_pytorch(monkeypatch, variant, latent_dim, batch):
+    """The fused step (forward, terms, closed-form gradients, backward, Adam in one C call) against the
+    same kernel with the variant's loss in PyTorch: the same histories and parameters to float precision
+    over 40 steps, with a β schedule, λ > 0 and σ² ≠ 0.5; and a model that diverges dies at the same step
+    in both, its parameters frozen, the others unharmed."""
+    common = dict(variant=variant, latent_dim=latent_dim, n_train=500, steps=40, batch_size=batch)
+    cfgs = [RunConfig(beta=0.1, seed=0, **common),
+            RunConfig(beta=2.0, seed=1, l2=1e-2, recon_var=0.2, **common),
+            RunConfig(beta=0.5, seed=2, schedule="linear", warmup=0.5, **common),
+            RunConfig(beta=0.1, seed=3, lr=1e4, **common)]  # diverges within a few steps
+    fused = train(cfgs)
+    _unfused(monkeypatch)
+    plain = train(cfgs)
+    assert [r.engine for r in fused] == ["fused"] * 4 and [r.engine for r in plain] == ["kernel"] * 4
+    for a, b in zip(fused, plain, strict=True):
+        assert list(a.history.columns) == list(b.history.columns)
+        assert (a.status, a.diverged_step) == (b.status, b.diverged_step)
+        finite = np.isfinite(b.history.drop(columns="step").to_numpy())
+        np.testing.assert_allclose(a.history.drop(columns="step").to_numpy()[finite],
+                                   b.history.drop(columns="step").to_numpy()[finite], rtol=1e-4, atol=1e-5)
+        for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    assert fused[3].status == "diverged" and all(r.status == "ok" for r in fused[:3])
+
+
+class _BadWeights(vaebench_vae.VAE):
+    name = "bad_weights"
+
+    def term_weights(self, beta, params):
+        return {"recon": torch.ones_like(beta), "entropy": beta}
+
+
+@needs_kernel
+def test_term_weights_outside_the_standard_terms_are_refused(monkeypatch):
+    monkeypatch.setitem(variants_mod.VARIANTS, "bad_weights", _BadWeights())
+    with pytest.raises(ValueError, match=r"variant 'bad_weights': term_weights gives \['entropy', 'recon'\]"):
+        train([RunConfig(variant="bad_weights", **SMALL)])
+
+
+def test_a_loss_override_does_not_inherit_term_weights():
+    from vaebench.engine import _stated_with_its_loss
+
+    assert _stated_with_its_loss(vaebench_vae.VAE, "term_weights")
+    assert not _stated_with_its_loss(_ReconOnlyVAE, "term_weights")  # would train vae's objective

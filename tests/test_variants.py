@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import vaebench
+from vaebench.losses import gaussian_kl, gaussian_recon
 from vaebench.variants import LossInputs, Variant, get_variant, list_variants, register_variant
 
 RNG = np.random.default_rng(0)
@@ -173,3 +174,36 @@ def test_closed_form_gradients_equal_autograd(name):
 def test_the_default_variant_has_closed_form_gradients():
     # the speed of every study rests on it (bench/RESULTS.md); losing it silently would be a regression
     assert get_variant("vae").gradients(inputs()) is not None
+
+
+@pytest.mark.parametrize("name", list_variants())
+def test_term_weights_restate_the_loss(name):
+    """A variant that states its loss as weights of the standard terms (for the CPU kernel's fused step)
+    must return those terms, in that order, and a total equal to their weighted sum, at every β."""
+    variant = get_variant(name)
+    if not variant.trainable:
+        return
+    params = {k: 0.5 for k in variant.resolve_params({})}
+    inp = inputs(params, step=10, steps=100, stochastic=variant.stochastic)
+    inp.recon_var = torch.tensor([0.5, 0.2], dtype=torch.float64)
+    inp.beta = torch.tensor([0.3, 2.0], dtype=torch.float64)
+    weights = variant.term_weights(inp.beta.unsqueeze(0), inp.params)  # the engine passes [steps, M]
+    if weights is None:
+        return
+    terms = variant.loss(inp)
+    assert list(terms) == [*weights, "total"]
+    standard = {"recon": gaussian_recon(inp.x, inp.recon, inp.recon_var)}
+    if variant.stochastic:
+        standard["kl"] = gaussian_kl(inp.mu, inp.logvar)
+    total = 0.0
+    for key, w in weights.items():
+        torch.testing.assert_close(terms[key], standard[key], rtol=1e-12, atol=1e-12)
+        total = total + w.squeeze(0) * standard[key]
+    torch.testing.assert_close(terms["total"], total, rtol=1e-12, atol=1e-12)
+
+
+def test_the_default_variants_state_term_weights():
+    # the fused CPU step (bench/RESULTS.md) rests on them; losing them silently would be a regression
+    beta = torch.tensor([[0.1, 1.0]])
+    assert list(get_variant("vae").term_weights(beta, {})) == ["recon", "kl"]
+    assert list(get_variant("ae").term_weights(beta, {})) == ["recon"]

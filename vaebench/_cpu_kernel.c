@@ -111,6 +111,75 @@ static void gemm(int ep, long R, long K, long C, const float *A, long ar, long a
     GEMM_ROWS(1, TC)
 }
 
+/* Products with a narrow output (N = 1, 2 or 4 columns: the mean and log-variance, the reconstruction,
+ * dL/dz) computed as dot products, vectors over the inputs: as tiles above, vectors over N outputs padded
+ * to VL would spend most lanes on padding. out[r][o] = (bias ? bias[o] : 0) + sum_k A[r*as + k]*Wt[o*ws + k]
+ * over k < KV*VL (A's and Wt's pad lanes hold zeros); out [R, N] contiguous. VL/N rows at a time give VL
+ * dot products, summed across lanes together by a shuffle tree (30 shuffles for 16 sums). */
+_Static_assert(VL == 16, "the shuffle tree below is written for 16 lanes");
+static inline vf sum_lanes16(const vf v[16])
+{
+    const vi lo8 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    const vi hi8 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+    const vi lo4 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};
+    const vi hi4 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
+    const vi lo2 = {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29};
+    const vi hi2 = {2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31};
+    const vi ev = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const vi od = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    vf a[8], b[4], c[2];
+    for (int i = 0; i < 8; i++) /* lanes 0-7: 8 partial sums of v[2i], 8-15: of v[2i+1] */
+        a[i] = __builtin_shuffle(v[2 * i], v[2 * i + 1], lo8) + __builtin_shuffle(v[2 * i], v[2 * i + 1], hi8);
+    for (int i = 0; i < 4; i++) /* 4 partial sums of each of v[4i .. 4i+3] */
+        b[i] = __builtin_shuffle(a[2 * i], a[2 * i + 1], lo4) + __builtin_shuffle(a[2 * i], a[2 * i + 1], hi4);
+    for (int i = 0; i < 2; i++) /* 2 of each of v[8i .. 8i+7] */
+        c[i] = __builtin_shuffle(b[2 * i], b[2 * i + 1], lo2) + __builtin_shuffle(b[2 * i], b[2 * i + 1], hi2);
+    return __builtin_shuffle(c[0], c[1], ev) + __builtin_shuffle(c[0], c[1], od); /* lane i: sum of v[i] */
+}
+
+static inline __attribute__((always_inline)) void narrow_n(const long N, long R, long KV, const float *A, long as,
+                                                            const float *Wt, long ws, const float *bias, float *out)
+{
+    const long RG = VL / N;
+    vf bv = {0};
+    if (bias)
+        for (int i = 0; i < VL; i++)
+            bv[i] = bias[i % N];
+    long r = 0;
+    for (; r + RG <= R; r += RG) {
+        vf acc[VL];
+        for (int i = 0; i < VL; i++) { /* row r + i / N, output i % N: the lane order of out's rows */
+            const float *a = A + (r + i / N) * as, *w = Wt + (i % N) * ws;
+            vf s = ld(a) * ld(w);
+            for (long kv = 1; kv < KV; kv++)
+                s += ld(a + kv * VL) * ld(w + kv * VL);
+            acc[i] = s;
+        }
+        st(out + r * N, sum_lanes16(acc) + bv);
+    }
+    for (; r < R; r++) /* the last R mod VL/N rows, one dot product at a time */
+        for (long o = 0; o < N; o++) {
+            vf s = {0};
+            for (long kv = 0; kv < KV; kv++)
+                s += ld(A + r * as + kv * VL) * ld(Wt + o * ws + kv * VL);
+            vf one[16] = {s};
+            out[r * N + o] = sum_lanes16(one)[0] + (bias ? bias[o] : 0.f);
+        }
+}
+
+static int narrow_ok(long N) { return N == 1 || N == 2 || N == 4; }
+
+static void narrow(long N, long R, long KV, const float *A, long as, const float *Wt, long ws, const float *bias,
+                   float *out)
+{
+    if (N == 1)
+        narrow_n(1, R, KV, A, as, Wt, ws, bias, out);
+    else if (N == 2)
+        narrow_n(2, R, KV, A, as, Wt, ws, bias, out);
+    else
+        narrow_n(4, R, KV, A, as, Wt, ws, bias, out);
+}
+
 /* Copy rows [R, n] (stride ss) into [R, npad] (stride npad), zero-filling the pad lanes; or back. Plain
  * loops, not memcpy: rows are often 2-4 floats, where a library call costs more than the copy. */
 static void pad_rows(long R, long n, const float *src, long ss, float *dst, long npad)
@@ -141,12 +210,48 @@ static void scatter_cols(long B, long n, const float *src, long sp, float *out, 
 
 static void gather_cols(long B, long n, const float *g, long dd, long ss, float *dst, long dp)
 {
-    for (long b = 0; b < B; b++) {
-        for (long c = 0; c < n; c++)
-            dst[b * dp + c] = g[(c / dd) * ss + b * dd + c % dd];
-        for (long c = n; c < dp; c++)
-            dst[b * dp + c] = 0.f;
+    /* block by block, row by row: no division per element (it was a tenth of the backward) */
+    for (long i = 0; i < B * dp; i += VL) /* dp is a multiple of VL */
+        st(dst + i, (vf){0});
+    for (long c0 = 0; c0 < n; c0 += dd)
+        for (long b = 0; b < B; b++)
+            for (long c = 0; c < dd; c++)
+                dst[b * dp + c0 + c] = g[(c0 / dd) * ss + b * dd + c];
+}
+
+/* dst [C, dp] = src [R, C]^T with lanes R..dp-1 of each row zero (dp a multiple of VL, >= R): 16x16
+ * blocks transposed in registers where whole, scalar at the edges (a 30x30 weight: 4x fewer moves). */
+static void transpose(long R, long C, const float *src, float *dst, long dp)
+{
+    const vi lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const vi hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    for (long i = 0; i < C * dp; i += VL)
+        st(dst + i, (vf){0});
+    long r0 = 0;
+    for (; r0 + VL <= R; r0 += VL) {
+        long c0 = 0;
+        for (; c0 + VL <= C; c0 += VL) {
+            vf v[VL], w[VL];
+            for (int j = 0; j < VL; j++)
+                v[j] = ld(src + (r0 + j) * C + c0);
+            /* four rounds of interleaving rows j and j + 8: row c of the result is column c */
+            for (int round = 0; round < 4; round++) {
+                for (int j = 0; j < VL / 2; j++) {
+                    w[2 * j] = __builtin_shuffle(v[j], v[j + VL / 2], lo);
+                    w[2 * j + 1] = __builtin_shuffle(v[j], v[j + VL / 2], hi);
+                }
+                memcpy(v, w, sizeof v);
+            }
+            for (int c = 0; c < VL; c++)
+                st(dst + (c0 + c) * dp + r0, v[c]);
+        }
+        for (; c0 < C; c0++)
+            for (long j = 0; j < VL; j++)
+                dst[c0 * dp + r0 + j] = src[(r0 + j) * C + c0];
     }
+    for (; r0 < R; r0++)
+        for (long c = 0; c < C; c++)
+            dst[c * dp + r0] = src[r0 * C + c];
 }
 
 typedef struct { long n_in, n_out, w_at, b_at; } layer_t;
@@ -225,7 +330,17 @@ static void forward_one(const long *spec, const float *p, const float *x, float 
     long hs = layer(spec, 0).n_in;
     for (long l = 0; l < n; l++) {
         layer_t ly = layer(spec, l);
-        long ws, op = padv(ly.n_out);
+        long ws, op = padv(ly.n_out), ip = padv(ly.n_in);
+        if (l + 1 == n && l > 0 && narrow_ok(ly.n_out)) { /* h's rows are padded: dot products */
+            for (long o = 0; o < ly.n_out; o++) /* W^T [n_out, ip], zero-padded */
+                for (long i = 0; i < ip; i++)
+                    wbuf[o * ip + i] = i < ly.n_in ? p[ly.w_at + i * ly.n_out + o] : 0.f;
+            float *dst = dd == ly.n_out ? out : tmp;
+            narrow(ly.n_out, B, ip / VL, h, hs, wbuf, ip, p + ly.b_at, dst);
+            if (dst == tmp)
+                scatter_cols(B, ly.n_out, tmp, ly.n_out, out, dd, ss);
+            break;
+        }
         const float *w = padded_weight(ly, p, wbuf, &ws), *bias = padded_bias(ly, p, bbuf);
         if (l + 1 < n) {
             gemm(EP_RELU, B, ly.n_in, op, h, hs, 1, w, ws, bias, acts, op, NULL, 0, 0.f);
@@ -317,12 +432,14 @@ static void backward_one(const long *spec, const float *p, const float *x, const
         if (l == 0 && !gin)
             break;
         /* dh[b][i] = sum_o g[b][o] W[i][o], through ReLU's derivative for hidden inputs */
-        for (long i = 0; i < ly.n_in; i++)  /* contiguous reads, strided writes */
-            for (long o = 0; o < ly.n_out; o++)
-                tbuf[o * ip + i] = p[ly.w_at + i * ly.n_out + o];
-        for (long o = 0; o < ly.n_out; o++)
-            for (long i = ly.n_in; i < ip; i++)
-                tbuf[o * ip + i] = 0.f;
+        if (l == 0 && narrow_ok(ly.n_in)) { /* dL/dz: W's rows are the dot products' weights */
+            for (long i = 0; i < ly.n_in; i++)
+                for (long o = 0; o < op; o++)
+                    tbuf[i * op + o] = o < ly.n_out ? p[ly.w_at + i * ly.n_out + o] : 0.f;
+            narrow(ly.n_in, B, op / VL, g, gs, tbuf, op, NULL, gin);
+            break;
+        }
+        transpose(ly.n_in, ly.n_out, p + ly.w_at, tbuf, ip);
         if (l > 0) {
             float *gn = gbuf[which];
             gemm(EP_MASK, B, ly.n_out, ip, g, gs, 1, tbuf, ip, NULL, gn, ip, h, hs, 0.f);
@@ -460,6 +577,148 @@ void vb_step_backward(long M, const long *enc, const long *dec, float *flat, lon
                 genc[i] = gm[i] + gz[i];
         }
         backward_one(enc, p, x + m * xs, enc_acts + m * eas, genc, d, nd, gr, 2.f * l2[m], NULL, scratch, B);
+        adam_one(&a, P, n_weights, p, gr, exp1 + m * P, exp2 + m * P, lr[m], l2[m], total + m, l2_out + m,
+                 alive + m, died_at + m);
+    }
+}
+
+/* exp(x) for 16 floats: Cephes' expf (range reduction by ln 2 in two parts, a degree-7 polynomial,
+ * then 2^n through the exponent bits), within 2 ulp of the correctly rounded result for
+ * |x| <= 87.3 (tested against torch.exp). exp(x > 88.72) = inf, exp(x < -87.33) = 0 (the engine flushes
+ * denormals anyway), exp(NaN) = NaN, as PyTorch's. */
+static inline vf select(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+
+static inline vf exp16(vf x)
+{
+    const vf zero = {0}, lo = zero - 87.3365447505531f, hi = zero + 88.7228391116729996f;
+    vf xc = select(x > hi, hi, select(x < lo, lo, x)); /* a NaN lane stays NaN: both tests are false */
+    /* n = round-to-nearest-even(x / ln 2) by the 1.5·2^23 trick (|x / ln 2| < 2^22) */
+    const float magic = 12582912.f;
+    vf n = (xc * 1.44269504088896341f + magic) - magic;
+    vf r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vf p = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    vi ni = __builtin_convertvector(n, vi), n1 = ni >> 1; /* 2^n as 2^n1 · 2^(n - n1): both normal */
+    vf y = p * (vf)((n1 + 127) << 23) * (vf)((ni - n1 + 127) << 23);
+    y = select(x > 88.7228391116729996f, zero + __builtin_inff(), y);
+    y = select(x < -87.3365447505531f, zero, y);
+    return select(x != x, x, y);
+}
+
+/* Elementwise over n floats (n any size): out = exp(scale * in). */
+static void exp_scaled(long n, const float *in, float scale, float *out)
+{
+    long i = 0;
+    for (; i + VL <= n; i += VL)
+        st(out + i, exp16(scale * ld(in + i)));
+    if (i < n) {
+        float buf[VL] = {0};
+        for (long j = i; j < n; j++)
+            buf[j - i] = scale * in[j];
+        vf y = exp16(ld(buf));
+        for (long j = i; j < n; j++)
+            out[j] = y[j - i];
+    }
+}
+
+/* exp_scaled as an entry point, for the tests that check exp16 against torch.exp. */
+void vb_exp(long n, const float *in, float scale, float *out) { exp_scaled(n, in, scale, out); }
+
+long vb_fused_scratch_floats(const long *enc, const long *dec, long B, long P)
+{
+    long e = vb_scratch_floats(enc, B), d = vb_scratch_floats(dec, B), nd = B * layer(dec, 0).n_in;
+    long nx = B * layer(dec, dec[0] - 1).n_out;
+    return (e > d ? e : d) + vb_acts_floats(enc, B) + vb_acts_floats(dec, B) + 9 * nd + 2 * nx + P;
+}
+
+/* A whole training step, model by model, for a loss that is a weighted sum of the standard terms
+ * (vaebench/losses.py): total = w_recon * recon + w_kl * kl + l2·Σw², with
+ *   recon = Σ_{b,j} (x - x̂)² / (2 B σ²),   kl = Σ_{b,k} ½(μ² + exp(log σ²) - 1 - log σ²) / B.
+ * Forward of the encoder, z = μ + exp(½ log σ²)·ε (z = μ for a deterministic encoder: eps NULL, w_kl
+ * ignored), forward of the decoder, the two terms and their gradients in closed form, backward of both
+ * MLPs and adam_one: one model's activations never leave L1/L2. x [B, 2] at x + m*xs, eps [B, d] at
+ * eps + m*es; w_recon, w_kl (NULL: 0), recon_var, lr, l2 per model; writes recon_out, kl_out, total
+ * (w·terms + L2 term), l2_out per model, and alive/died_at as adam_one does. */
+void vb_fused_step(long M, const long *enc, const long *dec, float *flat, long P, long n_weights,
+                   const float *x, long xs, const float *eps, long es, const float *w_recon, const float *w_kl,
+                   const float *recon_var, float *exp1, float *exp2, const float *lr, const float *l2,
+                   float *recon_out, float *kl_out, float *total, float *l2_out, uint8_t *alive,
+                   int64_t *died_at, long t, double beta1, double beta2, double eps_adam, float *scratch, long B)
+{
+    const long d = layer(dec, 0).n_in, nd = B * d, n_x = layer(dec, dec[0] - 1).n_out, nx = B * n_x;
+    const long e = vb_scratch_floats(enc, B), dsc = vb_scratch_floats(dec, B);
+    float *eacts = scratch + (e > dsc ? e : dsc), *dacts = eacts + vb_acts_floats(enc, B);
+    float *mu = dacts + vb_acts_floats(dec, B), *lv = mu + nd, *sp = lv + nd, *z = sp + nd, *var = z + nd;
+    float *gz = var + nd, *genc = gz + nd, *rec = genc + 2 * nd, *grec = rec + nx, *gr = grec + nx;
+    const int stochastic = eps != NULL;
+    adam_t a = adam_setup(t, beta1, beta2, eps_adam);
+    memset(gr, 0, P * sizeof *gr); /* entries past the layout stay 0; backward_one writes all others */
+    for (long m = 0; m < M; m++) {
+        float *p = flat + m * P;
+        const float *xm = x + m * xs, wr = w_recon ? w_recon[m] : 0.f, wk = w_kl ? w_kl[m] : 0.f;
+        forward_one(enc, p, xm, mu, d, nd, eacts, scratch, B); /* μ then log σ², [B, d] each */
+        float kl = 0.f;
+        if (stochastic) {
+            const float *em = eps + m * es;
+            exp_scaled(nd, lv, 0.5f, sp);
+            exp_scaled(nd, lv, 1.f, var);
+            vf s = {0};
+            long i = 0;
+            for (; i + VL <= nd; i += VL) {
+                vf sd = ld(sp + i) * ld(em + i), u = ld(mu + i), l = ld(lv + i);
+                st(sp + i, sd);
+                st(z + i, u + sd);
+                s += u * u + ld(var + i) - 1.f - l;
+            }
+            for (int j = 0; j < VL; j++)
+                kl += s[j];
+            for (; i < nd; i++) {
+                sp[i] *= em[i];
+                z[i] = mu[i] + sp[i];
+                kl += mu[i] * mu[i] + var[i] - 1.f - lv[i];
+            }
+            kl *= 0.5f / (float)B;
+        } else {
+            memcpy(z, mu, nd * sizeof *z);
+        }
+        forward_one(dec, p, z, rec, n_x, 0, dacts, scratch, B);
+        const float c_rec = 1.f / ((float)B * recon_var[m]);
+        float sse = 0.f;
+        {
+            vf s = {0};
+            long i = 0;
+            for (; i + VL <= nx; i += VL) {
+                vf diff = ld(rec + i) - ld(xm + i);
+                s += diff * diff;
+                st(grec + i, diff * (wr * c_rec));
+            }
+            for (int j = 0; j < VL; j++)
+                sse += s[j];
+            for (; i < nx; i++) {
+                float diff = rec[i] - xm[i];
+                sse += diff * diff;
+                grec[i] = diff * (wr * c_rec);
+            }
+        }
+        recon_out[m] = sse * (0.5f * c_rec);
+        kl_out[m] = kl;
+        total[m] = stochastic ? wr * recon_out[m] + wk * kl : wr * recon_out[m];
+        backward_one(dec, p, z, dacts, grec, n_x, 0, gr, 2.f * l2[m], gz, scratch, B);
+        if (stochastic) { /* dL/dμ = w_kl μ/B + gz, dL/dlog σ² = w_kl (σ² - 1)/(2B) + gz·σε/2 */
+            const float ck = wk / (float)B;
+            for (long i = 0; i < nd; i++) {
+                genc[i] = ck * mu[i] + gz[i];
+                genc[nd + i] = 0.5f * ck * (var[i] - 1.f) + 0.5f * gz[i] * sp[i];
+            }
+        } else {
+            memcpy(genc, gz, nd * sizeof *genc);
+        }
+        backward_one(enc, p, xm, eacts, genc, d, nd, gr, 2.f * l2[m], NULL, scratch, B);
         adam_one(&a, P, n_weights, p, gr, exp1 + m * P, exp2 + m * P, lr[m], l2[m], total + m, l2_out + m,
                  alive + m, died_at + m);
     }

@@ -49,6 +49,11 @@ _SIGNATURES = {
     "vb_adam": ([_i64, _i64, _i64, _p, _p, _p, _p, _p, _p, _p, _p, _p, _p, _i64,
                  ctypes.c_double, ctypes.c_double, ctypes.c_double], None),
     "vb_step_scratch_floats": ([_p, _p, _i64], _i64),
+    "vb_exp": ([_i64, _p, ctypes.c_float, _p], None),
+    "vb_fused_scratch_floats": ([_p, _p, _i64, _i64], _i64),
+    "vb_fused_step": ([_i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _i64, _p, _p, _p, _p, _p, _p, _p, _p, _p,
+                       _p, _p, _p, _p, _i64, ctypes.c_double, ctypes.c_double, ctypes.c_double, _p, _i64],
+                      None),
     "vb_step_backward": ([_i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _p, _i64, _p, _i64, _p, _p, _p, _p, _p,
                           _p, _p, _p, _p, _p, _p, _p, _p, _p, _i64, ctypes.c_double, ctypes.c_double,
                           ctypes.c_double, _p, _i64], None),
@@ -152,7 +157,8 @@ def load() -> ctypes.CDLL | None:
 
 
 def active() -> str:
-    """Which path this process trains CPU runs with: "kernel" or "operators" (as ``TrainResult.engine``)."""
+    """Whether this process trains CPU runs with the kernel ("kernel": ``TrainResult.engine`` is then
+    "fused" or "kernel", by variant) or with PyTorch operators ("operators")."""
     return "kernel" if load() is not None else "operators"
 
 
@@ -213,6 +219,10 @@ class KernelMLP:
         return g_in
 
 
+def _ptr(a) -> int | None:
+    return None if a is None else a.data_ptr()
+
+
 def _check_input(x, m: int, batch: int, width: int) -> None:
     """The kernel reads raw memory: refuse anything but float32 CPU [m, batch, width] with contiguous rows."""
     import torch
@@ -233,9 +243,6 @@ def step_backward(lib: ctypes.CDLL, encoder: KernelMLP, decoder: KernelMLP, scra
     L2 term), ``l2_out``, ``alive`` and ``died_at``; ``x`` and ``z`` are the inputs of the forward calls."""
     flat = encoder.flat
 
-    def ptr(a):
-        return None if a is None else a.data_ptr()
-
     import torch
 
     m, b, d = encoder.m, encoder.batch, decoder.n_in
@@ -253,7 +260,42 @@ def step_backward(lib: ctypes.CDLL, encoder: KernelMLP, decoder: KernelMLP, scra
     lib.vb_step_backward(encoder.m, encoder.spec.data_ptr(), decoder.spec.data_ptr(), flat.data_ptr(),
                          encoder.p, n_weights, x.data_ptr(), x.stride(0), z.data_ptr(),
                          encoder.acts.data_ptr(), encoder.acts.shape[1], decoder.acts.data_ptr(),
-                         decoder.acts.shape[1], g_recon.data_ptr(), g_mu.data_ptr(), ptr(g_logvar), ptr(g_z),
-                         ptr(spread), grad.data_ptr(), exp1.data_ptr(), exp2.data_ptr(), lr.data_ptr(),
-                         l2.data_ptr(), total.data_ptr(), l2_out.data_ptr(), alive.data_ptr(),
+                         decoder.acts.shape[1], g_recon.data_ptr(), g_mu.data_ptr(), _ptr(g_logvar),
+                         _ptr(g_z), _ptr(spread), grad.data_ptr(), exp1.data_ptr(), exp2.data_ptr(),
+                         lr.data_ptr(), l2.data_ptr(), total.data_ptr(), l2_out.data_ptr(), alive.data_ptr(),
                          died_at.data_ptr(), t, betas[0], betas[1], eps, scratch.data_ptr(), encoder.batch)
+
+
+FUSED_TERMS = ("recon", "kl")  # the standard terms vb_fused_step computes (vaebench/losses.py)
+
+
+def fused_step(lib: ctypes.CDLL, encoder: KernelMLP, decoder: KernelMLP, scratch, x, noise, w_recon, w_kl,
+               recon_var, exp1, exp2, lr, l2, out, alive, died_at, n_weights: int, t: int,
+               betas: tuple[float, float], eps: float) -> None:
+    """A whole training step of M models in one call (``vb_fused_step``), for a loss that is
+    ``w_recon·recon + w_kl·kl`` (:func:`vaebench.losses.gaussian_recon`, :func:`~vaebench.losses.gaussian_kl`)
+    plus the L2 term: each model's forward, z = μ + σ·ε, the terms and their gradients, backward and Adam,
+    while its activations sit in cache. ``x`` [M, B, 2] and ``noise`` [M, B, d] (None: z = μ, and
+    ``w_kl`` is ignored) with contiguous rows; ``w_recon``, ``w_kl``, ``recon_var``, ``lr``, ``l2`` [M];
+    writes ``out`` [4, M] = (recon, kl, total with the L2 term, L2 term), updates ``encoder.flat``, the
+    Adam moments, ``alive`` and ``died_at`` (as :func:`step_backward`)."""
+    import torch
+
+    m, b = encoder.m, encoder.batch
+    _check_input(x, m, b, encoder.n_in)
+    if noise is not None:
+        _check_input(noise, m, b, decoder.n_in)
+    for name, a in (("w_recon", w_recon), ("w_kl", w_kl), ("recon_var", recon_var), ("lr", lr), ("l2", l2)):
+        if a is not None and (tuple(a.shape) != (m,) or a.dtype != torch.float32 or not a.is_contiguous()
+                              or a.device.type != "cpu"):
+            raise ValueError(f"fused_step: {name} is {a.dtype} {tuple(a.shape)}; expected contiguous float32 "
+                             f"[{m}] on the CPU")
+    if tuple(out.shape) != (4, m) or out.dtype != torch.float32 or not out.is_contiguous():
+        raise ValueError(f"fused_step: out is {out.dtype} {tuple(out.shape)}; expected contiguous float32 "
+                         f"[4, {m}]")
+    o, es = out.data_ptr(), 0 if noise is None else noise.stride(0)
+    lib.vb_fused_step(m, encoder.spec.data_ptr(), decoder.spec.data_ptr(), encoder.flat.data_ptr(), encoder.p,
+                      n_weights, x.data_ptr(), x.stride(0), _ptr(noise), es,
+                      _ptr(w_recon), _ptr(w_kl), recon_var.data_ptr(), exp1.data_ptr(), exp2.data_ptr(),
+                      lr.data_ptr(), l2.data_ptr(), o, o + 4 * m, o + 8 * m, o + 12 * m, alive.data_ptr(),
+                      died_at.data_ptr(), t, betas[0], betas[1], eps, scratch.data_ptr(), b)

@@ -23,10 +23,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +33,7 @@ import torch
 from torch import nn
 
 from vaebench import cpu_kernel
+from vaebench import workers as workers_
 from vaebench.config import RunConfig
 from vaebench.data import sample
 from vaebench.model import Layout, StackedMLP, init_flat, pad_index, padded_hidden
@@ -54,8 +53,10 @@ class TrainResult:
     """One trained run. ``status`` is "ok" or "diverged" (then ``diverged_step`` and ``reason`` say
     when and why); ``history`` has one row per logged step with the loss terms, β(t), l2 and total;
     ``model`` is a plain nn.Module (``encode``, ``decode``, ``forward``); ``seconds`` is the wall time of
-    its group divided by the group's size; ``engine`` the path that trained it: "kernel" (the CPU
-    kernel), "operators" (PyTorch operators: CUDA, or a CPU without the kernel) or "analytic"."""
+    its group divided by the group's size; ``engine`` the path that trained it: "fused" (the whole
+    step in the CPU kernel, for variants that state :meth:`~vaebench.variants.base.Variant.term_weights`),
+    "kernel" (the CPU kernel's MLPs, the variant's loss in PyTorch), "operators" (PyTorch operators:
+    CUDA, or a CPU without the kernel) or "analytic"."""
 
     config: RunConfig
     status: str
@@ -89,14 +90,17 @@ def train(configs: Sequence[RunConfig], device: str | None = None, log_every: in
 
     ``device`` ("cpu", "cuda", "auto") overrides each config's own; results carry the resolved device.
     ``log_every`` is the history interval in steps (default steps // 100). ``progress`` is called with the
-    number of model-steps done after each chunk (from worker threads, one call at a time).
+    number of model-steps done after each chunk, in the calling thread (or from worker threads, one call
+    at a time).
 
-    Threads, set deliberately: on the CPU a group's models are split into ``torch.get_num_threads()``
-    parts, each trained by its own worker thread with one intra-op thread; PyTorch's thread count is 1
-    while training and restored afterwards. Compared with one process using 2 OpenMP threads per op this
-    is as fast alone and does not collapse when another process takes a core (bench/RESULTS.md). A
-    model's numbers do not depend on the split. Call ``torch.set_num_threads(1)`` first to train in the
-    calling thread only, as a parallel runner does in each worker process.
+    Workers, set deliberately: on the CPU a group's models are split into ``torch.get_num_threads()``
+    parts at once, each trained by its own worker with one intra-op thread: a forked worker process on
+    Linux, else a worker thread (:mod:`vaebench.workers`; ``VAEBENCH_CPU_WORKERS=threads`` asks for
+    threads). PyTorch's thread count is 1 while training and restored afterwards. Compared with one
+    process using 2 OpenMP threads per op this is faster alone and does not collapse when another process
+    takes a core (bench/RESULTS.md). A model's numbers do not depend on the split or on the kind of
+    worker. Call ``torch.set_num_threads(1)`` first to train in the calling thread only, as a parallel
+    runner does in each worker process.
     """
     configs = [c.replace(device=resolve_device(device or c.device)) for c in configs]
     groups: dict[tuple, list[int]] = {}
@@ -170,13 +174,24 @@ class _Group:
             return torch.tensor(np.asarray(values, dtype=np.float32), device=dev)
 
         self.betas = per_model(np.stack([beta_table(c) for c in cfgs], axis=1))  # [steps, M]
-        self.closed_form = _states_its_gradients(type(variant))
+        self.closed_form = _stated_with_its_loss(type(variant), "gradients")
         self.lr, self.l2, self.recon_var = (per_model([getattr(c, f) for c in cfgs])
                                             for f in ("lr", "l2", "recon_var"))
         self.two_l2 = (2 * self.l2).unsqueeze(-1)
         self.params = {k: per_model([c.params[k] for c in cfgs]) for k in c0.params}
         self.alive = torch.ones(self.m, dtype=torch.bool, device=dev)
         self.died_at = torch.full((self.m,), -1, dtype=torch.long, device=dev)
+        # a loss stated as weights of the standard terms: the kernel computes the whole step in C
+        self.term_weights = _term_weights(variant, self.betas, self.params) if self.lib else None
+        if self.term_weights is not None:
+            specs = self.encoder.spec.data_ptr(), self.decoder.spec.data_ptr()
+            self.fused_scratch = torch.empty(self.lib.vb_fused_scratch_floats(*specs, c0.batch_size,
+                                                                              self.flat.shape[1]))
+
+    @property
+    def path(self) -> str:
+        """What trains this group (``TrainResult.engine``): "fused", "kernel" or "operators"."""
+        return "fused" if self.term_weights is not None else ("kernel" if self.lib else "operators")
 
     @property
     def feature_major(self) -> bool:
@@ -219,9 +234,22 @@ class _Group:
         """One training step at step ``t``: minibatch x [M, B, 2] and noise [M, B, d] (or None); where
         :attr:`feature_major`, x [M, 2, B] and noise [M, d, B]; prior samples [M, B, d] (or None).
         Returns the loss terms [M] (``total`` includes the L2 term)."""
+        if self.term_weights is not None:
+            return self._step_fused(t, x, noise)
         if self.lib:
             return self._step_kernel(t, x, noise, prior)
         return self._step_operators(t, x, noise, prior)
+
+    def _step_fused(self, t: int, x, noise) -> dict[str, torch.Tensor]:
+        out = torch.empty(4, self.m)  # recon, kl, total (with the L2 term), L2 term
+        w = {k: v[t] for k, v in self.term_weights.items()}
+        cpu_kernel.fused_step(self.lib, self.encoder, self.decoder, self.fused_scratch, x, noise,
+                              w.get("recon"), w.get("kl"), self.recon_var, self.exp1, self.exp2, self.lr,
+                              self.l2, out, self.alive, self.died_at, self.n_weights, t + 1, ADAM_BETAS,
+                              ADAM_EPS)
+        terms = {k: out[cpu_kernel.FUSED_TERMS.index(k)] for k in self.term_weights}  # the loss's order
+        terms["total"], terms["l2"] = out[2], out[3]
+        return terms
 
     def _step_kernel(self, t: int, x, noise, prior) -> dict[str, torch.Tensor]:
         # three calls into C and the variant's loss, few PyTorch operators between them: each operator
@@ -309,15 +337,32 @@ class _Group:
         return self.flat[:, self.index].cpu()
 
 
-def _states_its_gradients(cls: type) -> bool:
-    """True where ``gradients`` is defined at or below the class that defines the ``loss`` the engine
-    calls: a subclass that overrides only ``loss`` must not inherit its parent's closed form (it would
-    train the parent's objective while logging its own); one that adds a closed form for an inherited
-    loss may."""
-    def owner(name: str) -> type:
-        return next(c for c in cls.__mro__ if name in vars(c))
+def _stated_with_its_loss(cls: type, name: str) -> bool:
+    """True where the optional ``name`` (``gradients``, ``term_weights``) is defined at or below the class
+    that defines the ``loss`` the engine calls: a subclass that overrides only ``loss`` must not inherit
+    its parent's closed form (it would train the parent's objective while logging its own); one that adds
+    a closed form for an inherited loss may."""
+    def owner(attr: str) -> type:
+        return next(c for c in cls.__mro__ if attr in vars(c))
 
-    return issubclass(owner("gradients"), owner("loss"))
+    return issubclass(owner(name), owner("loss"))
+
+
+def _term_weights(variant, betas: torch.Tensor,
+                  params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    """The variant's :meth:`~vaebench.variants.base.Variant.term_weights` for every step, each [steps, M]
+    float32 contiguous, or None where it states none (or inherits them with another loss)."""
+    if not _stated_with_its_loss(type(variant), "term_weights"):
+        return None
+    weights = variant.term_weights(betas, params)
+    if weights is None:
+        return None
+    allowed = cpu_kernel.FUSED_TERMS if variant.stochastic else cpu_kernel.FUSED_TERMS[:1]
+    if not weights or set(weights) - set(allowed):
+        raise ValueError(f"variant {variant.name!r}: term_weights gives {sorted(weights)}; allowed terms: "
+                         f"{list(allowed)} (at least one)")
+    return {k: torch.as_tensor(v, dtype=torch.float32).expand(betas.shape).contiguous()
+            for k, v in weights.items()}
 
 
 def _as_array(g: torch.Tensor | None, like: torch.Tensor, zero: bool = True) -> torch.Tensor | None:
@@ -331,10 +376,11 @@ def _as_array(g: torch.Tensor | None, like: torch.Tensor, zero: bool = True) -> 
 
 @dataclass
 class _Trained:
-    """What one worker returns for its part of a group: parameters [m, P] (public layout, CPU), logged
-    terms [n_logged, n_terms, m], their names and steps, and the step each model died at (−1: never)."""
+    """What one worker returns for its part of a group (arrays only: it may come from a worker process):
+    parameters [m, P] (public layout), logged terms [n_logged, n_terms, m], their names and steps, the step
+    each model died at (−1: never) and the path that trained it."""
 
-    flat: torch.Tensor
+    flat: np.ndarray
     history: np.ndarray
     names: list[str]
     steps: list[int]
@@ -353,19 +399,21 @@ def _train_part(cfgs: list[RunConfig], variant, every: int,
         n_chunk = min(CHUNK, steps - t0)
         idx, noise, prior = streams.chunk(n_chunk, dev, group.feature_major)
         xs = group.batches(idx)
-        for j in range(n_chunk):
-            t = t0 + j
-            terms = group.step(t, group.at(xs, j), group.at(noise, j), group.at(prior, j))
-            if t % every == 0 or t == steps - 1:
-                terms["beta"] = group.betas[t]
-                terms["total"] = terms.pop("total")
-                names = names or list(terms)
-                logged.append(torch.stack([terms[k].detach() for k in names]))
-                logged_steps.append(t)
+        with _gc_paused():  # a step allocates a few hundred objects: automatic collections cost ~3 %
+            for j in range(n_chunk):
+                t = t0 + j
+                terms = group.step(t, group.at(xs, j), group.at(noise, j), group.at(prior, j))
+                if t % every == 0 or t == steps - 1:
+                    terms["beta"] = group.betas[t]
+                    terms["total"] = terms.pop("total")
+                    names = names or list(terms)
+                    logged.append(torch.stack([terms[k].detach() for k in names]))
+                    logged_steps.append(t)
+        gc.collect(0)  # what a chunk left in reference cycles (normally nothing): young objects only
         if progress is not None:
             progress(n_chunk * len(cfgs))
-    return _Trained(group.unpadded(), torch.stack(logged).cpu().numpy(), names, logged_steps,
-                    group.died_at.cpu().numpy(), "operators" if group.feature_major else "kernel")
+    return _Trained(group.unpadded().numpy(), torch.stack(logged).cpu().numpy(), names, logged_steps,
+                    group.died_at.cpu().numpy(), group.path)
 
 
 def _train_group(cfgs: list[RunConfig], log_every: int | None, progress: Callable[[int], None] | None,
@@ -377,27 +425,18 @@ def _train_group(cfgs: list[RunConfig], log_every: int | None, progress: Callabl
                             engine="analytic") for c in cfgs]
     m_models = len(cfgs)
     every = log_every or max(1, c0.steps // 100)
-    if c0.device == "cpu":  # ≥ MIN_PART models per thread, ≤ PART per part, parts a multiple of threads
-        threads = max(1, min(workers, m_models // MIN_PART))
-        n_parts = threads * -(-m_models // (PART * threads))
+    if c0.device == "cpu":  # ≥ MIN_PART models per worker, ≤ PART per part, parts a multiple of workers
+        n_workers = max(1, min(workers, m_models // MIN_PART))
+        n_parts = n_workers * -(-m_models // (PART * n_workers))
     else:
-        threads = n_parts = 1
+        n_workers = n_parts = 1
     bounds = np.linspace(0, m_models, n_parts + 1).astype(int)
-    lock = threading.Lock()
 
-    def report(n: int) -> None:
-        with lock:
-            progress(n)
+    def run(part: tuple[int, int], report: Callable[[int], None] | None) -> _Trained:
+        return _train_part(cfgs[part[0]:part[1]], variant, every, report)
 
-    def run(lo: int, hi: int) -> _Trained:
-        return _train_part(cfgs[lo:hi], variant, every, None if progress is None else report)
-
-    if n_parts == 1:
-        parts = [run(0, m_models)]
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(run, bounds[:-1], bounds[1:]))
-    flat = torch.cat([p.flat for p in parts])
+    parts = workers_.run_parts(list(zip(bounds[:-1], bounds[1:], strict=True)), run, n_workers, progress)
+    flat = torch.from_numpy(np.concatenate([p.flat for p in parts]))
     history = np.concatenate([p.history for p in parts], axis=2)
     died = np.concatenate([p.died for p in parts])
     names, logged_steps = parts[0].names, parts[0].steps

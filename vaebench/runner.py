@@ -67,7 +67,7 @@ def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, th
 
     ``configs``: RunConfig dicts (devices resolved); ``run_ids``: their ids, checked against this
     process's vaebench (a worker with another RESULTS_VERSION fails loudly); ``threads`` pins torch's
-    thread count in this process. Rows carry ``engine`` (the path that trained the run: "kernel",
+    thread count in this process. Rows carry ``engine`` (the path that trained the run: "fused", "kernel",
     "operators" or "analytic") and timings in seconds: ``train_seconds`` (the group's wall time per run)
     and ``eval_seconds``.
     """

@@ -71,6 +71,17 @@ class Variant:
         other); a variant that defines it is checked against autograd in tests/test_variants.py."""
         return None
 
+    def term_weights(self, beta: Tensor, params: dict[str, Tensor]) -> dict[str, Tensor] | None:
+        """Optional, for speed only: where :meth:`loss` is a weighted sum of the standard terms
+        ``"recon"`` (:func:`vaebench.losses.gaussian_recon`) and ``"kl"``
+        (:func:`vaebench.losses.gaussian_kl`), their weights, so the CPU kernel computes the whole step in C
+        (:func:`vaebench.cpu_kernel.fused_step`).
+        ``beta``: β(t) of every step at once, [steps, M]; ``params`` each [M]. Returns the weights,
+        broadcastable to [steps, M], keyed and ordered as :meth:`loss` returns these terms (its keys must be
+        exactly these plus ``"total"``). The default, None, keeps the loss in PyTorch. A variant that
+        defines it is checked against its :meth:`loss` in tests/test_variants.py."""
+        return None
+
     def resolve_params(self, given: dict[str, Any]) -> dict[str, float]:
         """Validate ``given`` against ``Params`` and fill in its defaults; errors name ``params.KEY``."""
         fields = {f.name: f for f in dataclasses.fields(self.Params)}

@@ -1,5 +1,7 @@
 """`vae`: reconstruction + β(t)·KL (Kingma & Welling 2014 for β = 1; Higgins et al. 2017, β-VAE, else)."""
 
+import torch
+
 from vaebench.losses import gaussian_kl, gaussian_recon
 from vaebench.variants import register_variant
 from vaebench.variants.base import LossInputs, Variant
@@ -14,6 +16,9 @@ class VAE(Variant):
         recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)
         kl = gaussian_kl(inp.mu, inp.logvar)
         return {"recon": recon, "kl": kl, "total": recon + inp.beta * kl}
+
+    def term_weights(self, beta, params):
+        return {"recon": torch.ones_like(beta), "kl": beta}
 
     def gradients(self, inp: LossInputs):
         # closed forms of the two terms' derivatives (losses.py states the scaling): a third of the
