@@ -127,11 +127,15 @@ def test_processes_threads_and_one_thread_train_identical_numbers(monkeypatch, v
     monkeypatch.setitem(variants_mod.VARIANTS, "runtime_vae", _RuntimeVariant())
     cfgs = [RunConfig(variant=variant, beta=0.2, seed=s, n_train=300, steps=20, batch_size=16)
             for s in range(34)]  # ≥ 2 × MIN_PART: two workers
+    forked = []
+    in_processes = workers._in_processes
+    monkeypatch.setattr(workers, "_in_processes", lambda *a: forked.append(1) or in_processes(*a))
     saved = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         monkeypatch.setenv(workers.ENV, "processes")
         procs = train(cfgs)
+        assert forked == [1]  # the processes really trained it
         monkeypatch.setenv(workers.ENV, "threads")
         threads = train(cfgs)
         torch.set_num_threads(1)
@@ -142,3 +146,98 @@ def test_processes_threads_and_one_thread_train_identical_numbers(monkeypatch, v
         assert a.history.equals(b.history) and a.history.equals(c.history)
         for p, q, r in zip(a.model.parameters(), b.model.parameters(), c.model.parameters(), strict=True):
             assert torch.equal(p, q) and torch.equal(p, r)
+
+
+class _TwoArgs(Exception):
+    def __init__(self, a, b):
+        super().__init__(f"{a} and {b}")
+
+
+def _raises_two_args(job, report):
+    raise _TwoArgs("left", "right")  # pickles, but unpickling calls __init__ with one argument
+
+
+@forks
+def test_an_error_that_does_not_unpickle_arrives_as_its_text():
+    # where an imported library has taught pickle to rebuild exceptions without __init__ (tblib, as
+    # dask.distributed installs), the error itself arrives; else its text, never unpickling's TypeError
+    with pytest.raises((RuntimeError, _TwoArgs), match=r"left and right") as info:
+        workers.run_parts([0, 1], _raises_two_args, 2)
+    assert info.type is _TwoArgs or "_TwoArgs: left and right" in str(info.value)
+
+
+def _lock_is_free(job, report):
+    from vaebench import cpu_kernel
+
+    ok = cpu_kernel._lock.acquire(timeout=5)
+    if ok:
+        cpu_kernel._lock.release()
+    return ok
+
+
+@forks
+def test_a_lock_held_by_another_thread_at_fork_is_free_in_the_worker():
+    from vaebench import cpu_kernel
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with cpu_kernel._lock:  # as a first load() does while it compiles
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(10)
+    try:
+        assert workers.run_parts([0, 1], _lock_is_free, 2) == [True, True]
+    finally:
+        release.set()
+        t.join()
+
+
+ORPHAN = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+from vaebench import workers
+
+def job(j, report):
+    with open(os.path.join({tmp!r}, f"worker-{{j}}"), "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(60)
+
+workers.run_parts([0, 1], job, 2)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\tZ" not in next(line for line in f if line.startswith("State:"))
+    except FileNotFoundError:
+        return False
+
+
+@forks
+def test_workers_die_with_a_killed_caller(tmp_path):
+    import signal
+    import subprocess
+    import time
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    caller = subprocess.Popen([sys.executable, "-c", ORPHAN.format(root=root, tmp=str(tmp_path))])
+    try:
+        deadline = time.time() + 60
+        while len(list(tmp_path.glob("worker-*"))) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        pids = [int(p.read_text()) for p in tmp_path.glob("worker-*")]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        caller.send_signal(signal.SIGKILL)  # no clean-up code runs in the caller
+        caller.wait()
+        deadline = time.time() + 10
+        while any(_alive(p) for p in pids) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(p) for p in pids)
+    finally:
+        caller.kill()

@@ -4,7 +4,8 @@
  * PyTorch operators over [M, ...] tensors every product streams all M models' activations through memory
  * and pays a dispatch; here one model's whole MLP (weights ~10 KB, activations ~16 KB per layer) stays in
  * L1/L2 while it is computed. Loaded by vaebench/cpu_kernel.py with ctypes (no Python headers, no torch
- * headers); the variant's loss stays in PyTorch.
+ * headers). The variant's loss stays in PyTorch between vb_forward and vb_step_backward, except where the
+ * variant states it as weights of the standard terms: then vb_fused_step computes the whole step.
  *
  * Layouts. Parameters: one row of P floats per model, as vaebench.model.Layout says (weight of a layer
  * [n_in, n_out] row-major at w_at, bias [n_out] at b_at). Activations are batch-major, [B, features],
@@ -201,7 +202,7 @@ static void unpad_rows(long R, long n, const float *src, long ss, float *dst, lo
 
 /* The last layer's output columns in S blocks of dd: column c of row b lives at
  * out[(c / dd) * ss + b * dd + c % dd], so that each block (the mean, the log-variance) is one contiguous
- * [B, dd] array for PyTorch. */
+ * [B, dd] array for PyTorch. n is a multiple of dd (the split of KernelMLP). */
 static void scatter_cols(long B, long n, const float *src, long sp, float *out, long dd, long ss)
 {
     for (long c0 = 0; c0 < n; c0 += dd)
@@ -215,7 +216,7 @@ static void gather_cols(long B, long n, const float *g, long dd, long ss, float 
         st(dst + i, (vf){0});
     for (long c0 = 0; c0 < n; c0 += dd)
         for (long b = 0; b < B; b++)
-            for (long c = 0; c < dd; c++)
+            for (long c = 0; c < dd && c0 + c < n; c++)
                 dst[b * dp + c0 + c] = g[(c0 / dd) * ss + b * dd + c];
 }
 
@@ -591,7 +592,8 @@ static inline vf select(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi
 static inline vf exp16(vf x)
 {
     const vf zero = {0}, lo = zero - 87.3365447505531f, hi = zero + 88.7228391116729996f;
-    vf xc = select(x > hi, hi, select(x < lo, lo, x)); /* a NaN lane stays NaN: both tests are false */
+    vf xc = select(x > hi, hi, select(x < lo, lo, x));
+    xc = select(x != x, zero, xc); /* NaN lanes: 0 here (no NaN to convert to int), NaN again at the end */
     /* n = round-to-nearest-even(x / ln 2) by the 1.5·2^23 trick (|x / ln 2| < 2^22) */
     const float magic = 12582912.f;
     vf n = (xc * 1.44269504088896341f + magic) - magic;
@@ -633,19 +635,19 @@ long vb_fused_scratch_floats(const long *enc, const long *dec, long B, long P)
 {
     long e = vb_scratch_floats(enc, B), d = vb_scratch_floats(dec, B), nd = B * layer(dec, 0).n_in;
     long nx = B * layer(dec, dec[0] - 1).n_out;
-    return (e > d ? e : d) + vb_acts_floats(enc, B) + vb_acts_floats(dec, B) + 9 * nd + 2 * nx + P;
+    return (e > d ? e : d) + vb_acts_floats(enc, B) + vb_acts_floats(dec, B) + 8 * nd + 2 * nx + P;
 }
 
 /* A whole training step, model by model, for a loss that is a weighted sum of the standard terms
  * (vaebench/losses.py): total = w_recon * recon + w_kl * kl + l2·Σw², with
  *   recon = Σ_{b,j} (x - x̂)² / (2 B σ²),   kl = Σ_{b,k} ½(μ² + exp(log σ²) - 1 - log σ²) / B.
- * Forward of the encoder, z = μ + exp(½ log σ²)·ε (z = μ for a deterministic encoder: eps NULL, w_kl
+ * Forward of the encoder, z = μ + exp(½ log σ²)·ε (z = μ for a deterministic encoder: noise NULL, w_kl
  * ignored), forward of the decoder, the two terms and their gradients in closed form, backward of both
- * MLPs and adam_one: one model's activations never leave L1/L2. x [B, 2] at x + m*xs, eps [B, d] at
- * eps + m*es; w_recon, w_kl (NULL: 0), recon_var, lr, l2 per model; writes recon_out, kl_out, total
+ * MLPs and adam_one: one model's activations never leave L1/L2. x [B, 2] at x + m*xs, noise ε [B, d] at
+ * noise + m*ns; w_recon, w_kl (NULL: 0), recon_var, lr, l2 per model; writes recon_out, kl_out, total
  * (w·terms + L2 term), l2_out per model, and alive/died_at as adam_one does. */
 void vb_fused_step(long M, const long *enc, const long *dec, float *flat, long P, long n_weights,
-                   const float *x, long xs, const float *eps, long es, const float *w_recon, const float *w_kl,
+                   const float *x, long xs, const float *noise, long ns, const float *w_recon, const float *w_kl,
                    const float *recon_var, float *exp1, float *exp2, const float *lr, const float *l2,
                    float *recon_out, float *kl_out, float *total, float *l2_out, uint8_t *alive,
                    int64_t *died_at, long t, double beta1, double beta2, double eps_adam, float *scratch, long B)
@@ -655,7 +657,7 @@ void vb_fused_step(long M, const long *enc, const long *dec, float *flat, long P
     float *eacts = scratch + (e > dsc ? e : dsc), *dacts = eacts + vb_acts_floats(enc, B);
     float *mu = dacts + vb_acts_floats(dec, B), *lv = mu + nd, *sp = lv + nd, *z = sp + nd, *var = z + nd;
     float *gz = var + nd, *genc = gz + nd, *rec = genc + 2 * nd, *grec = rec + nx, *gr = grec + nx;
-    const int stochastic = eps != NULL;
+    const int stochastic = noise != NULL;
     adam_t a = adam_setup(t, beta1, beta2, eps_adam);
     memset(gr, 0, P * sizeof *gr); /* entries past the layout stay 0; backward_one writes all others */
     for (long m = 0; m < M; m++) {
@@ -664,7 +666,7 @@ void vb_fused_step(long M, const long *enc, const long *dec, float *flat, long P
         forward_one(enc, p, xm, mu, d, nd, eacts, scratch, B); /* μ then log σ², [B, d] each */
         float kl = 0.f;
         if (stochastic) {
-            const float *em = eps + m * es;
+            const float *em = noise + m * ns;
             exp_scaled(nd, lv, 0.5f, sp);
             exp_scaled(nd, lv, 1.f, var);
             vf s = {0};

@@ -13,8 +13,10 @@ feature flags, so a shared home directory across different machines never loads 
 operators, a second path that computes the same function but not bit-identical numbers. Which path a run
 takes depends on the machine and on the run's own shape (MLPs deeper than :data:`MAX_LAYERS` take the
 operators), never on the runs beside it. The engine calls :meth:`KernelMLP.forward` and
-:func:`step_backward`; :meth:`KernelMLP.backward` and ``vb_adam`` expose the same C pieces one at a time,
-for the tests that check them against autograd and ``torch.optim.Adam``.
+:func:`step_backward` (the variant's loss in PyTorch between them), or :func:`fused_step` alone (the whole
+step, for a loss stated as weights of the standard terms); :meth:`KernelMLP.backward`, ``vb_adam`` and
+``vb_exp`` expose C pieces one at a time, for the tests that check them against autograd,
+``torch.optim.Adam`` and ``torch.exp``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ MAX_LAYERS = 64  # per MLP, the kernel's fixed table size
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
+
+
+def _new_lock() -> None:
+    global _lock
+    _lock = threading.Lock()  # a forked child gets the lock as it was: held, if a thread was building
+
+
+os.register_at_fork(after_in_child=_new_lock)
 
 _p, _i64 = ctypes.c_void_p, ctypes.c_int64
 _SIGNATURES = {
@@ -142,8 +152,10 @@ def load() -> ctypes.CDLL | None:
     compiler can build it (a warning says why, once per process)."""
     if mode() == "torch":
         return None
+    if "done" in _state:  # without the lock: a forked worker must not wait on a copy held elsewhere
+        return _state["lib"]  # type: ignore[return-value]
     with _lock:
-        if "lib" not in _state:
+        if "done" not in _state:
             _state["lib"] = None
             cc = _compiler()
             try:
@@ -153,6 +165,7 @@ def load() -> ctypes.CDLL | None:
             except (OSError, RuntimeError, subprocess.SubprocessError) as err:
                 warnings.warn(f"vaebench: CPU kernel unavailable, training with PyTorch operators "
                               f"(slower): {err}", RuntimeWarning, stacklevel=2)
+            _state["done"] = True
         return _state["lib"]  # type: ignore[return-value]
 
 
@@ -283,8 +296,19 @@ def fused_step(lib: ctypes.CDLL, encoder: KernelMLP, decoder: KernelMLP, scratch
 
     m, b = encoder.m, encoder.batch
     _check_input(x, m, b, encoder.n_in)
+    if (noise is None) != (encoder.split == 1):  # C reads log σ² and ε exactly when the encoder gives both
+        raise ValueError(f"fused_step: noise is {'None' if noise is None else 'given'} for an encoder with "
+                         f"{encoder.split} output block(s); noise is needed exactly when it gives log σ²")
     if noise is not None:
         _check_input(noise, m, b, decoder.n_in)
+    need = lib.vb_fused_scratch_floats(encoder.spec.data_ptr(), decoder.spec.data_ptr(), b, encoder.p)
+    if scratch.dtype != torch.float32 or not scratch.is_contiguous() or scratch.numel() < need:
+        raise ValueError(f"fused_step: scratch is {scratch.dtype} with {scratch.numel()} floats; "
+                         f"needs {need}")
+    for name, a in (("exp1", exp1), ("exp2", exp2)):
+        if tuple(a.shape) != tuple(encoder.flat.shape) or a.dtype != torch.float32 or not a.is_contiguous():
+            raise ValueError(f"fused_step: {name} is {a.dtype} {tuple(a.shape)}; expected contiguous float32 "
+                             f"{list(encoder.flat.shape)}")
     for name, a in (("w_recon", w_recon), ("w_kl", w_kl), ("recon_var", recon_var), ("lr", lr), ("l2", l2)):
         if a is not None and (tuple(a.shape) != (m,) or a.dtype != torch.float32 or not a.is_contiguous()
                               or a.device.type != "cpu"):

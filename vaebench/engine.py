@@ -14,8 +14,11 @@ while its data sit in cache; activations are batch-major [M, B, features]. Elsew
 without a C compiler) PyTorch operators do it: hand-written batched matrix products
 (:class:`vaebench.model.StackedMLP`) on feature-major activations [M, features, B] and PyTorch's fused
 Adam. On both paths only the variant's loss is differentiated by autograd, on a few small [M, B, d]
-tensors, unless the variant states its gradients in closed form (:meth:`Variant.gradients`). On the CPU a
-group is split into parts trained by worker threads with one intra-op thread each (see :func:`train`).
+tensors, unless the variant states its gradients in closed form (:meth:`Variant.gradients`). Where it
+states its loss as weights of the standard terms (:meth:`Variant.term_weights`), the CPU kernel computes
+the whole step in one call, with no PyTorch operator in it (:func:`vaebench.cpu_kernel.fused_step`). On
+the CPU a group is split into parts trained at once by worker processes or threads with one intra-op
+thread each (:mod:`vaebench.workers`, :func:`train`).
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ from vaebench.seeding import stream_rng, stream_seed
 from vaebench.streams import CHUNK, Streams
 from vaebench.variants import LossInputs, get_variant
 
-# CPU worker threads: a thread with fewer than MIN_PART models spends its time in Python, holding the
-# GIL (2 threads × 8 models ran slower than 1 × 16); PART bounds a part's activations to a few MB
+# CPU workers: a worker with fewer than MIN_PART models spends its time in Python (2 threads × 8 models
+# ran slower than 1 × 16); PART bounds a part's activations (the kernel route's) to a few MB
 MIN_PART, PART = 16, 64
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 
@@ -122,12 +125,15 @@ def train(configs: Sequence[RunConfig], device: str | None = None, log_every: in
 class _Group:
     """The training state of one group of M same-shaped models and its step.
 
-    Parameters live in one flat buffer [M, P]. Two paths compute the MLPs, chosen once per process:
-    on the CPU the kernel (:mod:`vaebench.cpu_kernel`: each model's forward, backward and Adam step in
-    C, batch-major activations [M, B, features]); elsewhere, or where no C compiler is found, PyTorch
-    operators (:class:`StackedMLP`, feature-major [M, features, B], hidden widths padded to a multiple
-    of 8, PyTorch's fused Adam). Either way only the variant's loss, a few small [M, B, d] tensors, goes
-    through autograd.
+    Parameters live in one flat buffer [M, P]. Three routes (:attr:`path`), chosen from the device, the
+    machine and the variant, never from the runs beside it: on the CPU the kernel
+    (:mod:`vaebench.cpu_kernel`) computes the whole step in C where the variant states
+    :meth:`~vaebench.variants.base.Variant.term_weights` ("fused"), else each model's forward, backward
+    and Adam step in C around the variant's loss in PyTorch ("kernel"; batch-major activations
+    [M, B, features]); elsewhere, or where no C compiler is found, PyTorch operators ("operators":
+    :class:`StackedMLP`, feature-major [M, features, B], hidden widths padded to a multiple of 8,
+    PyTorch's fused Adam). Outside the fused step only the variant's loss, a few small [M, B, d] tensors,
+    goes through autograd (or its closed-form gradients).
     """
 
     def __init__(self, cfgs: list[RunConfig], variant):

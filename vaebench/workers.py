@@ -18,9 +18,11 @@ worker's traceback as a note; a worker that dies (killed, or a crash in C) raise
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -87,28 +89,33 @@ def _in_processes(jobs, run, workers: int, progress: Progress | None) -> list[An
     try:
         for share in shares:
             recv, send = ctx.Pipe(duplex=False)
-            args = (send, [jobs[i] for i in share], run, progress is not None)
+            # the child closes every read end it inherits, so it gets EPIPE, not a block, if we die
+            args = (send, [*conns, recv], [jobs[i] for i in share], run, progress is not None)
             proc = ctx.Process(target=_worker, args=args, daemon=True)
+            procs.append(proc)  # before start: an interrupt from here on ends it
+            conns[recv] = share
             with warnings.catch_warnings():
                 # Python >= 3.12 warns on fork when the process has other threads (PyTorch's idle intra-op
-                # pool): the child runs only the training code below, with one intra-op thread, as
-                # PyTorch's own DataLoader workers do
+                # pool): the child runs only the training code, with one intra-op thread, as PyTorch's
+                # own DataLoader workers do; the one lock of ours it takes is re-made after fork
+                # (cpu_kernel._lock)
                 warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks",
                                         category=DeprecationWarning)
                 proc.start()
             send.close()
-            procs.append(proc)
-            conns[recv] = share
         while conns:
             for conn in multiprocessing.connection.wait(list(conns)):
                 share = conns[conn]
+                proc = procs[shares.index(share)]
                 try:
                     kind_, payload = conn.recv()
                 except EOFError:
-                    proc = procs[shares.index(share)]
                     proc.join()
                     raise RuntimeError(f"a training worker process (parts {share}) ended with exit code "
                                        f"{proc.exitcode} before sending its results") from None
+                except Exception as err:  # a message that does not unpickle here
+                    raise RuntimeError(f"a training worker process (parts {share}) sent a message that "
+                                       f"cannot be read: {type(err).__name__}: {err}") from None
                 if kind_ == "progress":
                     progress(payload)  # type: ignore[misc]
                 elif kind_ == "error":
@@ -122,12 +129,31 @@ def _in_processes(jobs, run, workers: int, progress: Progress | None) -> list[An
             if proc.is_alive():
                 proc.terminate()
         for proc in procs:
-            proc.join()
+            if proc.pid is not None:
+                proc.join()
     return [results[i] for i in range(len(jobs))]
 
 
-def _worker(conn, jobs, run, report: bool) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill this worker when its parent dies (SIGKILL, a scheduler's timeout): it would
+    otherwise train on, orphaned. Linux's prctl; then re-check, in case the parent died before it."""
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker(conn, inherited, jobs, run, report: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it ends the workers
+    _die_with_parent()
+    for other in inherited:  # the caller's read ends: held here, they would hide the caller's death
+        other.close()
     import torch
 
     torch.set_num_threads(1)
@@ -139,10 +165,12 @@ def _worker(conn, jobs, run, report: bool) -> None:
         out = [run(job, send_progress if report else None) for job in jobs]
         conn.send(("done", out))
     except BaseException as err:  # noqa: BLE001 - every failure goes back to the caller
-        err.add_note(f"in a vaebench training worker process:\n{traceback.format_exc()}")
+        text = traceback.format_exc()
+        err.add_note(f"in a vaebench training worker process:\n{text}")
         try:
-            conn.send(("error", err))
-        except Exception:  # an exception that does not pickle: its text
-            conn.send(("error", RuntimeError(f"{type(err).__name__}: {err}\n{traceback.format_exc()}")))
+            pickle.loads(pickle.dumps(err))  # some exceptions pickle but do not unpickle
+        except Exception:
+            err = RuntimeError(f"{type(err).__name__}: {err}\n{text}")
+        conn.send(("error", err))
     finally:
         conn.close()
