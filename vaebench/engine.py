@@ -405,17 +405,15 @@ def _train_part(cfgs: list[RunConfig], variant, every: int,
         n_chunk = min(CHUNK, steps - t0)
         idx, noise, prior = streams.chunk(n_chunk, dev, group.feature_major)
         xs = group.batches(idx)
-        with _gc_paused():  # a step allocates a few hundred objects: automatic collections cost ~3 %
-            for j in range(n_chunk):
-                t = t0 + j
-                terms = group.step(t, group.at(xs, j), group.at(noise, j), group.at(prior, j))
-                if t % every == 0 or t == steps - 1:
-                    terms["beta"] = group.betas[t]
-                    terms["total"] = terms.pop("total")
-                    names = names or list(terms)
-                    logged.append(torch.stack([terms[k].detach() for k in names]))
-                    logged_steps.append(t)
-        gc.collect(0)  # what a chunk left in reference cycles (normally nothing): young objects only
+        for j in range(n_chunk):
+            t = t0 + j
+            terms = group.step(t, group.at(xs, j), group.at(noise, j), group.at(prior, j))
+            if t % every == 0 or t == steps - 1:
+                terms["beta"] = group.betas[t]
+                terms["total"] = terms.pop("total")
+                names = names or list(terms)
+                logged.append(torch.stack([terms[k].detach() for k in names]))
+                logged_steps.append(t)
         if progress is not None:
             progress(n_chunk * len(cfgs))
     return _Trained(group.unpadded().numpy(), torch.stack(logged).cpu().numpy(), names, logged_steps,
