@@ -1,9 +1,10 @@
 """Where the parts of a training group run on the CPU: forked worker processes, or worker threads.
 
 The engine splits a large CPU group into parts (:func:`vaebench.engine.train`) and trains them at once,
-one per core. Each part spends about a third of its step in Python (the variant's loss, the draws, the
-calls into the kernel); worker threads share one GIL there, worker processes do not. Measured on 2 cores
-(M = 128, B = 128, d = 2, bench/RESULTS.md): two processes reached 1.2× the model-steps/s of two threads.
+one per core. Where the variant's loss runs in PyTorch, a part spends about a third of its step in Python
+(the loss, the draws, the calls into the kernel); worker threads share one GIL there, worker processes
+do not. Measured on 2 cores (M = 128, B = 128, d = 2, bench/RESULTS.md): two processes reached 1.19× the
+model-steps/s of two threads there; the fused step (the whole step in C) gains nothing (1.00×).
 So where the platform forks cheaply (Linux) parts train in worker processes forked from the caller: they
 inherit its state (data, registered variants, the loaded kernel) and send back their parameters and
 histories through a pipe, and their progress as it happens. A part's numbers are the same in a process
