@@ -83,12 +83,16 @@ def test_dry_run_validates_and_writes_nothing(grid_file, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_a_bad_kernel_switch_is_one_line_and_writes_nothing(grid_file, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("VAEBENCH_CPU_KERNEL", "fast")
+@pytest.mark.parametrize(("var", "message"), [
+    ("VAEBENCH_CPU_KERNEL", "must be 'auto' or 'torch'"),
+    ("VAEBENCH_CPU_WORKERS", "must be one of ['processes', 'threads']")])
+def test_a_bad_engine_switch_is_one_line_and_writes_nothing(grid_file, tmp_path, capsys, monkeypatch, var,
+                                                            message):
+    monkeypatch.setenv(var, "fast")
     out = tmp_path / "never"
     assert main(["run", str(grid_file), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: VAEBENCH_CPU_KERNEL = 'fast': must be 'auto' or 'torch'"]
+    assert err == [f"error: {var} = 'fast': {message}"]
     assert not out.exists()
 
 

@@ -19,6 +19,13 @@ forks = pytest.mark.skipif(not sys.platform.startswith("linux"),
                            reason="worker processes are forked on Linux only")
 
 
+@pytest.fixture(autouse=True)
+def _default_workers(monkeypatch):
+    """Each test starts from the default (processes), whatever the suite runs under; tests that want
+    threads say so."""
+    monkeypatch.delenv(workers.ENV, raising=False)
+
+
 def _square(job, report):
     if report is not None:
         report(job)

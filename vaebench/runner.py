@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from vaebench import cpu_kernel, store
+from vaebench import workers as workers_
 from vaebench.config import RunConfig, check_int
 from vaebench.engine import CHUNK, group_key, resolve_device, train
 from vaebench.grid import Grid, run_id
@@ -166,7 +167,9 @@ def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", schedul
     """Validate a study without writing or training anything (see :func:`run_study` for the arguments);
     ValueError naming the argument or key, its value and what is allowed."""
     grid = grid_or_path if isinstance(grid_or_path, Grid) else Grid.from_toml(grid_or_path)
-    cpu_kernel.mode()  # a bad VAEBENCH_CPU_KERNEL stops here, before anything is written
+    # a bad VAEBENCH_CPU_KERNEL or VAEBENCH_CPU_WORKERS stops here, before anything is written
+    cpu_kernel.mode()
+    workers_.mode()
     shard_size = check_int("shard_size", shard_size, 1, 1_000_000)
     n_eval = grid.n_eval if n_eval is None else check_int("n_eval", n_eval, 10, 1_000_000)
     if workers is not None:
