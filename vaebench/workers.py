@@ -86,15 +86,15 @@ def _in_threads(jobs, run, workers: int, progress: Progress | None) -> list[Any]
 def _in_processes(jobs, run, workers: int, progress: Progress | None) -> list[Any]:
     ctx = multiprocessing.get_context("fork")
     shares = [list(range(w, len(jobs), workers)) for w in range(workers)]  # job indices per worker
-    procs, conns, results = [], {}, {}
+    procs, conns, results = [], {}, {}  # conns: read end → (its worker's job indices, the worker)
     try:
         for share in shares:
             recv, send = ctx.Pipe(duplex=False)
             # the child closes every read end it inherits, so it gets EPIPE, not a block, if we die
-            args = (send, [*conns, recv], [jobs[i] for i in share], run, progress is not None)
+            args = (send, [*conns, recv], os.getpid(), [jobs[i] for i in share], run, progress is not None)
             proc = ctx.Process(target=_worker, args=args, daemon=True)
             procs.append(proc)  # before start: an interrupt from here on ends it
-            conns[recv] = share
+            conns[recv] = share, proc
             with warnings.catch_warnings():
                 # Python >= 3.12 warns on fork when the process has other threads (PyTorch's idle intra-op
                 # pool): the child runs only the training code, with one intra-op thread, as PyTorch's
@@ -106,8 +106,7 @@ def _in_processes(jobs, run, workers: int, progress: Progress | None) -> list[An
             send.close()
         while conns:
             for conn in multiprocessing.connection.wait(list(conns)):
-                share = conns[conn]
-                proc = procs[shares.index(share)]
+                share, proc = conns[conn]
                 try:
                     kind_, payload = conn.recv()
                 except EOFError:
@@ -138,10 +137,10 @@ def _in_processes(jobs, run, workers: int, progress: Progress | None) -> list[An
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Have the kernel kill this worker when its parent dies (SIGKILL, a scheduler's timeout): it would
-    otherwise train on, orphaned. Linux's prctl; then re-check, in case the parent died before it."""
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when its parent (pid ``parent``) dies (SIGKILL, a scheduler's
+    timeout): it would otherwise train on, orphaned. Linux's prctl; then re-check, in case the parent died
+    before it."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
@@ -150,9 +149,9 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _worker(conn, inherited, jobs, run, report: bool) -> None:
+def _worker(conn, inherited, parent: int, jobs, run, report: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it ends the workers
-    _die_with_parent()
+    _die_with_parent(parent)
     for other in inherited:  # the caller's read ends: held here, they would hide the caller's death
         other.close()
     import torch
