@@ -68,6 +68,8 @@ def _column_problem(name: str, series: pd.Series, kind: str) -> str | None:
         first_bad = None if bad.empty else bad.iloc[0]
     if first_bad is None:
         return None
+    if isinstance(first_bad, np.generic):
+        first_bad = first_bad.item()
     expected = {"text": "text", "json": "JSON text", "integer": "integers", "number": "numbers"}[kind]
     return f"column {name!r} holds {show(first_bad, 40)}, expected {expected}"
 
