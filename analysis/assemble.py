@@ -3,7 +3,8 @@
 Data flows one way: the results table (one row per run) and the stored per-run arrays and histories go
 in through two loader callables; tables, findings and figures are computed from them; a
 :class:`analysis.document.Report` comes out, which the renderers turn into Markdown and HTML. Diverged
-runs are listed, never plotted or averaged. A figure the study has no data for is skipped with the
+runs, and runs whose stored files cannot be loaded (``broken``, with the file and the reason), are
+listed, never plotted or averaged. A figure the study has no data for is skipped with the
 reason, never drawn empty.
 """
 
@@ -58,14 +59,33 @@ class Inputs:
     bench: pd.DataFrame | None
 
 
-def add_derived(results: pd.DataFrame, artifacts: Artifacts) -> pd.DataFrame:
+BROKEN = "broken"  # the status of an ok run whose stored artifacts cannot be read
+
+
+def add_derived(results: pd.DataFrame, artifacts: Artifacts, history: History | None = None) -> pd.DataFrame:
     """``results`` with the derived columns of :mod:`analysis.derived` for every ok run (NaN for the
-    others), computed from each run's stored arrays."""
+    others), computed from each run's stored arrays. An ok run whose arrays (or history, when
+    ``history`` is given) cannot be loaded gets status ``broken`` and the loader's message (its path and
+    why) as reason: it is listed, never plotted or averaged, and the other runs are reported."""
     ok, _ = split_status(results)
-    rows = {rid: derived_metrics(artifacts(rid)) for rid in ok["run_id"]}
+    rows, broken = {}, {}
+    for rid in ok["run_id"]:
+        try:  # stored files are untrusted: whatever a damaged one raises, report it and go on
+            arrays = artifacts(rid)
+            if history is not None:
+                history(rid)
+        except Exception as err:  # noqa: BLE001
+            broken[rid] = " ".join(str(err).split()) or type(err).__name__
+            continue
+        rows[rid] = derived_metrics(arrays)
     derived = pd.DataFrame.from_dict(rows, orient="index")
     out = results.drop(columns=[c for c in derived.columns if c in results.columns])
-    return out.join(derived, on="run_id") if not derived.empty else out
+    out = out.join(derived, on="run_id") if not derived.empty else out
+    if broken:
+        hit = out["run_id"].isin(list(broken))
+        out.loc[hit, "status"] = BROKEN
+        out.loc[hit, "reason"] = out.loc[hit, "run_id"].map(broken)
+    return out
 
 
 def fixed_beta_grid(ok: pd.DataFrame) -> pd.DataFrame:
@@ -251,7 +271,7 @@ def assemble(results: pd.DataFrame, *, artifacts: Artifacts, history: History, t
              notes: list[str] | None = None) -> Report:
     """The whole report from ``results`` (one row per run, derived columns added here) and the loaders
     ``artifacts(run_id)`` and ``history(run_id)``; ``bench`` is a benchmark table or None."""
-    results = add_derived(results, artifacts)
+    results = add_derived(results, artifacts, history)
     ok, diverged = split_status(results)
     inp = Inputs(results, ok, artifacts, history, bench)
     report = Report(title=title, meta=list(meta or []), notes=list(notes or []))
@@ -273,5 +293,7 @@ def assemble(results: pd.DataFrame, *, artifacts: Artifacts, history: History, t
     if not diverged.empty:
         shown = [c for c in ["run_id", *varying_columns(results), "seed", "diverged_step", "reason"]
                  if c in diverged]
-        report.diverged = table_from_frame(diverged[shown], "Diverged runs (not plotted, not averaged).")
+        caption = ("Runs not plotted, not averaged: diverged, failed evaluation, or broken (stored artifacts "
+                   "that cannot be read; the reason names the file).")
+        report.diverged = table_from_frame(diverged[shown], caption)
     return report

@@ -17,8 +17,11 @@ package first, then in the installed wheel's ``vaebench/_grids``. The throughput
 ``--bench-json FILE`` or else the newest ``.benchmarks/**/*.json`` (pytest-benchmark) under the
 repository root or the working directory, and is skipped with a note when there is none.
 
-User errors (a bad grid, a missing directory, a busy study) print one line ``error: ...`` on stderr and
-exit with status 2; Ctrl-C keeps every finished shard of the study and exits with 130.
+User errors (a bad grid, a missing directory, a busy study, a damaged study record) print one line
+``error: ...`` on stderr and exit with status 2; Ctrl-C keeps every finished shard of the study and exits
+with 130; any other exception prints one line, exit 1, with the traceback in ``vaebench-error.log`` of the
+study directory. A damaged study is reported as far as it can be: a corrupted part, runs of no grid run
+and runs whose stored arrays or history cannot be read are left out and named (file and reason).
 """
 
 from __future__ import annotations
@@ -181,11 +184,44 @@ def _log(message: str) -> None:
     print(f"report: {message}", file=sys.stderr, flush=True)
 
 
+def load_study(study_dir: Path) -> tuple[pd.DataFrame, dict, list[tuple[str, str]]]:
+    """(results of the study's grid runs, its study.json, report lines on what was left out). A
+    corrupted part is left out and named (``vaebench run`` sets it aside and trains its runs again);
+    rows of runs that belong to no run of the study's grid (copied in from another study) are ignored and
+    named once, by part."""
+    from vaebench import store
+
+    if not (study_dir / "results").is_dir():
+        raise UserError(f"{str(study_dir)!r}: not a vaebench study directory (no results/)")
+    study = store.read_study(study_dir) or {}
+    scan = store.scan_parts(study_dir)
+    grid_ids = [r["run_id"] for r in study.get("runs", [])] or None
+    results = store.results_from_scan(scan, grid_ids)
+    damage = [("corrupted part, left out", f"{path} ({why}); `vaebench run` sets it aside and trains its "
+                                           f"runs again") for path, why in scan.corrupt]
+    if grid_ids is not None:
+        known = set(grid_ids)
+        for path, df in scan.good:
+            foreign = sorted(set(df["run_id"]) - known)
+            if foreign:
+                damage.append(("runs of no grid run, ignored",
+                               f"{len(foreign)} in {path} (e.g. {foreign[0]})"))
+    for key, value in damage:
+        _log(f"{key}: {value}")
+    if results.empty:
+        raise UserError(f"{str(study_dir)!r}: the study has no stored runs yet")
+    return results, study, damage
+
+
 def run(args: argparse.Namespace) -> Path:
     """Run (or resume) the study the arguments name, build its report and write it; returns the report
     directory."""
     from vaebench import store
 
+    for option, value in (("--out", args.out), ("--from", args.from_dir), ("--grid", args.grid),
+                          ("--bench-json", args.bench_json)):
+        if value is not None and not value.strip():
+            raise UserError(f"{option} = {value!r}: an empty path (an unset shell variable?)")
     explicit = args.bench_json is not None  # checked first: a bad file the user named stops before training
     bench_path = Path(args.bench_json) if explicit else latest_bench_json([PACKAGE_ROOT, Path.cwd()])
     bench, bench_from = read_bench(bench_path, explicit)
@@ -213,15 +249,15 @@ def run(args: argparse.Namespace) -> Path:
         run_study(grid_path, study_dir, executor=args.executor or "local", scheduler=args.scheduler,
                   device=args.device, progress=True,
                   n_eval=args.n_eval if args.n_eval is not None else QUICK_N_EVAL if args.quick else None)
-    results = store.load_results(study_dir)
-    if results.empty:
-        raise UserError(f"{str(study_dir)!r}: the study has no stored runs yet")
-    study = store.read_study(study_dir) or {}
+    results, study, damage = load_study(study_dir)
     _log(f"building the report of {len(results)} runs")
     report = assemble(results, artifacts=lambda rid: store.load_artifacts(study_dir, rid),
                       history=lambda rid: store.load_history(study_dir, rid),
                       title=f"vaebench report: {study.get('name', study_dir.name)}",
-                      meta=_meta(results, study, study_dir, grid, bench_from), bench=bench, notes=NOTES)
+                      meta=_meta(results, study, study_dir, grid, bench_from) + damage, bench=bench,
+                      notes=NOTES)
+    for row in report.results[report.results["status"] == "broken"].itertuples():
+        _log(f"run {row.run_id} left out: {row.reason}")
     write_report(report, out)
     _log(f"written to {out}/ (report.html, report.md, {len(report.figures)} figures, results.parquet, "
          f"results.csv)")
@@ -231,16 +267,23 @@ def run(args: argparse.Namespace) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse ``argv`` (default: sys.argv[1:]), run, and return the exit status (0 ok, 2 user
     error, 130 interrupted)."""
+    from vaebench.cli import crash_line, one_line
+
+    args = None
     try:
-        run(parser().parse_args(argv))
+        args = parser().parse_args(argv)
+        run(args)
     except KeyboardInterrupt:
         print("interrupted: every finished shard of the study is kept; run the same command again to "
               "resume", file=sys.stderr)
         return 130
-    except (UserError, ValueError, OSError, tomllib.TOMLDecodeError) as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"error: {message}", file=sys.stderr)
+    except (UserError, ValueError, OSError, tomllib.TOMLDecodeError, RecursionError) as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
+    except Exception as err:  # a bug: one line, the traceback in a log file
+        where = getattr(args, "from_dir", None) or getattr(args, "out", None)
+        print(crash_line(err, where, "python -m analysis.report"), file=sys.stderr)
+        return 1
     return 0
 
 

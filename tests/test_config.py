@@ -65,3 +65,26 @@ def test_every_variant_constructs_with_defaults():
 def test_to_dict_round_trips():
     c = RunConfig(variant="free_bits", hidden=(8,), beta=0.3)
     assert RunConfig(**c.to_dict()) == c
+
+
+@pytest.mark.parametrize("name", ["recon_var", "lr", "warmup", "cycle_ratio"])
+def test_open_lower_bounds_refuse_zero_and_accept_just_above(name):
+    """recon_var = 0 (a decoder of no variance), lr = 0, warmup = 0, cycle_ratio = 0 are refused: the bound is
+    open; the smallest positive values are accepted."""
+    with pytest.raises(ValueError, match=f"^{name} = 0.0: must be a finite number > 0"):
+        RunConfig(**{name: 0.0})
+    with pytest.raises(ValueError, match=f"^{name} = -0.0: must be a finite number > 0"):
+        RunConfig(**{name: -0.0})
+    assert getattr(RunConfig(**{name: 1e-300}), name) == 1e-300
+
+
+def test_echoed_values_and_keys_are_cut_to_a_short_line():
+    with pytest.raises(ValueError) as err:
+        RunConfig(dataset="x" * 5_000_000)
+    message = str(err.value)
+    assert len(message) < 200 and message.startswith("dataset = 'xxx") and "..." in message
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match=r"^hidden = <list nested too deeply to show>: must be an integer"):
+        RunConfig(hidden=deep)

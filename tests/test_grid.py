@@ -190,6 +190,13 @@ BAD_FILES = {
                           "batch_size >= 2",
     "bad_n_eval.toml": "study.n_eval = 0: must be an integer >= 10",
     "name_not_string.toml": "study.name = 5: must be a string",
+    "recon_var_zero.toml": "grid.recon_var = 0.0: must be a finite number > 0",  # open: σ² = 0 is no density
+    "lr_zero.toml": "study.lr = 0.0: must be a finite number > 0",
+    "warmup_zero.toml": "study.warmup = 0.0: must be a finite number > 0 and <= 1",
+    # deep nesting: tomllib's recursion and the walk over the tables both end in one line
+    "deep_inline_tables.toml": "deep_inline_tables.toml': tables or lists nested too deeply",
+    "deep_arrays.toml": "deep_arrays.toml': tables or lists nested too deeply",
+    "deep_headers.toml": "study.params.a.a.a.a.a.a.a.a: tables or lists nested more than 8 levels deep",
     "huge_grid.toml": f"grid size = 125000 runs: more than the limit of {MAX_RUNS} "
                       f"(grid: 50 × 50 × 50 = 125000)",
 }

@@ -13,11 +13,13 @@ import torch
 import vaebench
 from vaebench import RunConfig
 from vaebench.config import config_fields
+from vaebench.evaluation import eval_arrays
 from vaebench.grid import run_id
 from vaebench.store import (
     StudyError,
     StudyLock,
     atomic_write,
+    check_run,
     config_from_row,
     config_row,
     load_artifacts,
@@ -120,15 +122,14 @@ def test_artifacts_round_trip_without_pickles(tmp_path):
     cfg = RunConfig(n_train=64, steps=5, batch_size=16, hidden=[8], seed=4)
     (res,) = vaebench.train([cfg])
     x = torch.rand(50, 2)
-    with torch.no_grad():
-        mu, logvar = res.model.encode(x)
-        arrays = {"x": x.numpy(), "mu": mu.numpy(), "logvar": logvar.numpy(), "quadrant": np.arange(50)}
+    arrays = eval_arrays(res, 50)
     rid = run_id(cfg)
     write_run(out, rid, cfg, arrays, res.history, res.model.state_dict())
     loaded = load_artifacts(out, rid)
     assert set(loaded) == set(arrays) and all(np.array_equal(loaded[k], arrays[k]) for k in arrays)
     with np.load(out / "runs" / rid / "arrays.npz", allow_pickle=False) as npz:
         assert np.array_equal(npz["mu"], arrays["mu"])
+    assert check_run(out, rid, cfg.latent_dim, 50) is None
     pd.testing.assert_frame_equal(load_history(out, rid), res.history)
     state = torch.load(out / "runs" / rid / "weights.pt", weights_only=True)
     assert all(torch.equal(state[k], v) for k, v in res.model.state_dict().items())

@@ -1,16 +1,27 @@
 """Command line: ``python -m vaebench run GRID.toml --out DIR`` and ``python -m vaebench status DIR``.
 
-A user error (bad grid file, bad option, busy or unwritable directory, missing extra) prints one line
-``error: <message>`` on stderr and exits with status 2, never a traceback; Ctrl-C says what was kept and
-exits with 130; a shard that failed on a cluster after its retries exits with 1.
+A user error (bad grid file, bad option, busy or unwritable directory, damaged study record, missing
+extra) prints one line ``error: <message>`` on stderr and exits with status 2; Ctrl-C says what was kept
+and exits with 130; a shard that failed on a cluster after its retries exits with 1. Any other exception
+(a bug) prints one line too, exit 1, with the full traceback written to ``vaebench-error.log`` in the
+study directory (the temporary directory when there is none) and the path to it. No line is longer than
+:data:`MAX_LINE` characters: echoed values are cut.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
 import sys
+import tempfile
 import tomllib
+import traceback
+import warnings
 from pathlib import Path
+
+MAX_LINE = 500  # characters of an error line; longer messages are cut
+ERROR_LOG = "vaebench-error.log"
 
 DESCRIPTION = """\
 Train and evaluate a whole VAE study described by one TOML grid file, resumably.
@@ -68,9 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_dir(name: str, value: str) -> None:
+    if not value.strip():
+        raise ValueError(f"{name} = {value!r}: an empty path (an unset shell variable?); give the study "
+                         f"directory")
+
+
+def _quiet() -> None:
+    """No numpy warnings: a diverging run (overflow, NaN) is recorded as diverged, which says it all. Set
+    for this process and, through PYTHONWARNINGS, for the worker processes it starts."""
+    warnings.simplefilter("ignore", RuntimeWarning)
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
+                                                          "ignore::RuntimeWarning"]))
+
+
 def _run(args: argparse.Namespace) -> int:
     from vaebench import store
     from vaebench.runner import plan_study, run_study
+
+    _check_dir("--out", args.out)
+    if args.quiet:
+        _quiet()
 
     options = dict(executor=args.executor, scheduler=args.scheduler, device=args.device,
                    shard_size=args.shard_size, n_eval=args.n_eval, workers=args.workers, threads=args.threads)
@@ -81,8 +110,10 @@ def _run(args: argparse.Namespace) -> int:
         if (out / "results").is_dir():
             stored = {rid for _, df in store.scan_parts(out).good for rid in df["run_id"]}
         pending = sum(rid not in stored for rid in plan.run_ids)
+        gpu = f" and {plan.device_bytes / 2**20:,.0f} MiB of GPU memory" if plan.device_bytes else ""
         print(f"study {plan.grid.name!r}: {len(plan.run_ids)} runs, {len(plan.run_ids) - pending} stored in "
-              f"{out}, {pending} to train; largest shard about {plan.shard_bytes / 2**20:,.0f} MiB")
+              f"{out}, {pending} to train; largest shard about {plan.shard_bytes / 2**20:,.0f} MiB{gpu}, "
+              f"evaluation included")
         return 0
     results = run_study(args.grid, args.out, progress=not args.quiet, **options)
     counts = results["status"].value_counts()
@@ -94,6 +125,7 @@ def _run(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from vaebench import store
 
+    _check_dir("DIR", args.out)
     out = Path(args.out)
     if not (out / "results").is_dir():
         raise ValueError(f"DIR = {str(out)!r}: not a vaebench study directory (no results/ inside)")
@@ -132,24 +164,49 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(_interrupted(args), file=sys.stderr)
         return 130
-    except (ValueError, OSError, tomllib.TOMLDecodeError) as err:
-        print(f"error: {_one_line(err)}", file=sys.stderr)
+    except (ValueError, OSError, tomllib.TOMLDecodeError, RecursionError) as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
     except Exception as err:
         from vaebench.runner import ShardFailed
 
         if isinstance(err, ShardFailed):
-            print(f"error: {_one_line(err)}", file=sys.stderr)
+            print(f"error: {one_line(err)}", file=sys.stderr)
             return 1
-        raise
+        print(crash_line(err, getattr(args, "out", None), "python -m vaebench"), file=sys.stderr)
+        return 1
 
 
-def _one_line(err: BaseException) -> str:
-    """The error's message on one line (an OSError without its "[Errno N]" prefix)."""
+def one_line(err: BaseException, limit: int = MAX_LINE) -> str:
+    """The error's message on one line of at most ``limit`` characters (an OSError without its
+    "[Errno N]" prefix; a RecursionError said in words)."""
     text = str(err)
     if isinstance(err, OSError) and err.strerror:
         text = err.strerror + (f": {err.filename!r}" if err.filename else "")
-    return " ".join(text.split()) or type(err).__name__
+    if isinstance(err, RecursionError):
+        text = "input nested too deeply to process"
+    text = " ".join(text.split()) or type(err).__name__
+    return text if len(text) <= limit else f"{text[:limit - 40]}... ({len(text):,} characters in all)"
+
+
+def crash_line(err: BaseException, directory: str | Path | None, prog: str) -> str:
+    """For an unexpected exception: write its full traceback to ``ERROR_LOG`` in ``directory`` (when that
+    is a writable directory, else the temporary directory) and return the one line to show."""
+    text = (f"--- {datetime.datetime.now().isoformat(timespec='seconds')} {prog} {' '.join(sys.argv[1:])}\n"
+            + "".join(traceback.format_exception(err)))
+    where = [Path(directory)] if directory and str(directory).strip() and Path(directory).is_dir() else []
+    for folder in [*where, Path(tempfile.gettempdir())]:
+        log = folder / ERROR_LOG
+        try:
+            with open(log, "a") as fh:
+                fh.write(text)
+            break
+        except OSError:
+            continue
+    else:
+        return f"error: internal error: {type(err).__name__}: {one_line(err, 300)} (no log could be written)"
+    return (f"error: internal error: {type(err).__name__}: {one_line(err, 300)}; the full traceback is in "
+            f"{log}; please report it")
 
 
 def _interrupted(args: argparse.Namespace) -> str:

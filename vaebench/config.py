@@ -14,10 +14,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEVICES = ("cpu", "cuda", "auto")
+SHOW_WIDTH = 80  # an echoed value or key is cut to this many characters, so an error stays one short line
+
+
+def show(value: Any, width: int = SHOW_WIDTH) -> str:
+    """``repr(value)`` cut to ``width`` characters (``...`` marks the cut), for echoing user input in an
+    error message; a value nested too deeply to print is named by its type."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<{type(value).__name__} nested too deeply to show>"
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def show_key(key: Any, width: int = SHOW_WIDTH) -> str:
+    """A key as given (not quoted), cut like :func:`show`."""
+    text = str(key)
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _fail(name: str, value: Any, allowed: str) -> None:
-    raise ValueError(f"{name} = {value!r}: {allowed}")
+    raise ValueError(f"{show_key(name)} = {show(value)}: {allowed}")
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:

@@ -43,9 +43,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vaebench.config import RunConfig, check_int, config_fields
+from vaebench.config import RunConfig, check_int, config_fields, show, show_key
 
 MAX_RUNS = 100_000
+MAX_DEPTH = 8  # tables and lists nested deeper than this are refused (a grid needs 4: grid.params = [{...}])
+MAX_KEY = 100  # characters of a key
 DEFAULT_N_EVAL = 5000
 TABLES = ("study", "grid", "grids")
 # [study]-only settings that are not RunConfig fields
@@ -58,15 +60,32 @@ ELEMENT_HINTS = {list: "a list of lists, e.g. [[30, 30], [64, 64]]",
                        "e.g. params.c_max = [5.0]"}
 
 
-def _show(value: Any, width: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= width else text[:width - 3] + "..."
+_show = show
+
+
+def _check_nesting(where: str, value: Any) -> None:
+    """Refuse tables or lists nested deeper than MAX_DEPTH and keys longer than MAX_KEY, naming where;
+    iterative, so no input can exhaust the interpreter's stack."""
+    stack = [(where, value, 0)]
+    while stack:
+        path, node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{show_key(path)}: tables or lists nested more than {MAX_DEPTH} levels deep; "
+                             f"a grid file needs at most 4")
+        if isinstance(node, Mapping):
+            for key, sub in node.items():
+                if not isinstance(key, str) or len(key) > MAX_KEY:
+                    raise ValueError(f"{show_key(path)}.{show_key(key, 40)}: a key of {len(str(key))} "
+                                     f"characters; keys have at most {MAX_KEY}")
+                stack.append((f"{path}.{key}", sub, depth + 1))
+        elif isinstance(node, list | tuple):
+            stack.extend((f"{path}[{i}]", sub, depth + 1) for i, sub in enumerate(node))
 
 
 def _unknown(where: str, key: str, allowed: list[str]) -> ValueError:
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"{where}{key}: unknown key (allowed: {', '.join(allowed)}){hint}")
+    return ValueError(f"{where}{show_key(key)}: unknown key (allowed: {', '.join(allowed)}){hint}")
 
 
 def _check_name(value: Any) -> str:
@@ -179,6 +198,8 @@ class Grid:
                  default_name: str = "study"):
         study = {} if study is None else study
         subgrids = {} if subgrids is None else subgrids
+        for where, table in (("study", study), ("grid", axes), ("grids", subgrids)):
+            _check_nesting(where, table)
         if not isinstance(study, Mapping):
             raise ValueError(f"study = {_show(study)}: must be a table ([study])")
         if not isinstance(subgrids, Mapping):
@@ -256,7 +277,7 @@ class Grid:
             if key not in TABLES:
                 close = difflib.get_close_matches(key, TABLES, n=1)
                 hint = f"; did you mean [{close[0]}]?" if close else ""
-                raise ValueError(f"{key}: unknown table (allowed: study, grid, grids){hint}")
+                raise ValueError(f"{show_key(key)}: unknown table (allowed: study, grid, grids){hint}")
         if not data:
             raise ValueError("grid file is empty: expected a [study] table and a [grid] or "
                              "[grids.NAME] table")
@@ -282,6 +303,9 @@ class Grid:
             raise ValueError(f"grid file = {str(path)!r}: not UTF-8 text, so not a TOML file") from None
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"grid file = {str(path)!r}: invalid TOML: {err}") from None
+        except RecursionError:  # tomllib parses nested inline tables and arrays recursively
+            raise ValueError(f"grid file = {str(path)!r}: tables or lists nested too deeply (a grid file "
+                             f"needs at most 4 levels)") from None
         return cls.from_dict(data, source=text, default_name=path.stem or "study")
 
     @property

@@ -32,17 +32,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaebench import cpu_kernel, store
+from vaebench import cpu_kernel, memory, store
 from vaebench import workers as workers_
 from vaebench.config import RunConfig, check_int
-from vaebench.engine import CHUNK, group_key, resolve_device, train
+from vaebench.engine import group_key, resolve_device, train
 from vaebench.grid import Grid, run_id
-from vaebench.model import Layout
 from vaebench.variants import get_variant
 
 DEFAULT_SHARD_SIZE = 64
-MEMORY_FRACTION = 0.8  # a shard may use at most this share of the machine's physical memory
-PROCESS_BYTES = 400 * 2**20  # torch runtime and interpreter, per process (FACTS: ≈ 220-400 MB)
 DASK_RETRIES = 3
 DASK_EXTRA = "the dask executor needs the optional extra: pip install 'vaebench[dask]'"
 
@@ -113,35 +110,11 @@ def plan_shards(cfgs: list[RunConfig], shard_size: int) -> list[list[int]]:
     return [idx[i:i + shard_size] for idx in groups.values() for i in range(0, len(idx), shard_size)]
 
 
-def estimate_run_bytes(cfg: RunConfig, n_eval: int) -> int:
-    """Rough peak memory of one run inside a shard, in bytes (float32): training data, parameters with
-    gradient and Adam moments, one step's activations forward and backward, the pre-drawn chunk of
-    minibatch indices and noise, and the evaluation arrays."""
-    variant, d, b = get_variant(cfg.variant), cfg.latent_dim, cfg.batch_size
-    evaluation = 4 * n_eval * (16 + 6 * d)
-    if not variant.trainable:
-        return evaluation
-    n_params = Layout.build(2, d, cfg.hidden, variant.stochastic).n_params
-    words = (2 * cfg.n_train + 6 * n_params + 8 * b * (2 * sum(cfg.hidden) + 4 * d + 4)
-             + CHUNK * b * (2 + 2 * d))
-    return 4 * words + evaluation
-
-
-def _memory_budget() -> int | None:
-    try:
-        return int(MEMORY_FRACTION * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB"
-
-
 @dataclass
 class StudyPlan:
     """A validated study, before anything is written: its runs (devices resolved), their ids, the
-    evaluation size, the shard size and the estimated peak memory of its largest shard."""
+    evaluation size, the shard size and the estimated peak memory of its largest shard (host bytes;
+    ``device_bytes``: GPU bytes on CUDA, else 0; see :mod:`vaebench.memory`)."""
 
     grid: Grid
     configs: list[RunConfig]
@@ -151,6 +124,7 @@ class StudyPlan:
     executor: str
     shard_bytes: int
     options: dict[str, Any] = field(default_factory=dict)
+    device_bytes: int = 0
 
     def meta(self) -> dict[str, Any]:
         import vaebench
@@ -182,15 +156,9 @@ def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", schedul
     resolved = {dev: resolve_device(dev) for dev in {device or c.device for c in grid.configs()}}
     configs = [c.replace(device=resolved[device or c.device]) for c in grid.configs()]
     shards = plan_shards(configs, shard_size)
-    shard_bytes = max((len(s) * estimate_run_bytes(configs[s[0]], n_eval) for s in shards), default=0)
-    shard_bytes += PROCESS_BYTES
-    budget = _memory_budget()
-    if budget is not None and shard_bytes > budget:
-        raise ValueError(f"shard_size = {shard_size}: the largest shard needs about {_gib(shard_bytes)}, "
-                         f"more than the {_gib(budget)} this machine allows ({MEMORY_FRACTION:.0%} of its "
-                         f"memory); lower the shard size, n_train, batch_size, hidden or n_eval")
-    return StudyPlan(grid, configs, [run_id(c) for c in configs], n_eval, shard_size, executor, shard_bytes,
-                     {"scheduler": scheduler, "workers": workers, "threads": threads})
+    need = memory.check_fits([[configs[i] for i in s] for s in shards], n_eval, shard_size)
+    return StudyPlan(grid, configs, [run_id(c) for c in configs], n_eval, shard_size, executor, need.host,
+                     {"scheduler": scheduler, "workers": workers, "threads": threads}, need.device)
 
 
 Job = tuple[int, list[dict[str, Any]], list[str], int]  # (shard index, config dicts, run ids, n_eval)
@@ -362,10 +330,14 @@ def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: st
                                    f"directory")
         store.clean_temp(out)
         done = {rid for _, df in scan.good for rid in df["run_id"]}
+        broken = store.broken_runs(out, scan, dict(zip(plan.run_ids, plan.configs, strict=True)), plan.n_eval)
+        done -= {rid for rid, _ in broken}  # artifacts damaged since: train the run again
         pending = [i for i, rid in enumerate(plan.run_ids) if rid not in done]
         n_runs, n_stored = len(plan.run_ids), len(plan.run_ids) - len(pending)
         report = _Progress(progress, plan.grid.name, n_runs, sum(_steps(plan.configs[i]) for i in pending),
                            n_stored)
+        for rid, why in broken:
+            report.log(f"run {rid}: broken artifacts ({why}); it will train again")
         for path, why in scan.corrupt:
             moved = store.quarantine(path)
             report.log(f"{path} is corrupted ({why}); moved to {moved.name}, its runs will train again")

@@ -17,8 +17,11 @@ Layout of a study directory ``DIR``::
 Every file is written atomically (a temporary file in the same directory, fsync, ``os.replace``), and a
 shard's artifacts before its part: a run is stored iff a valid part lists it. A killed writer leaves at
 most temporary files (removed by the next writer) and artifacts without a part (rewritten when the run
-trains again). A part whose bytes do not match its name is *corrupted*: :func:`scan_parts` reports it
-by name and the runner moves it aside (``.corrupt``) and trains its runs again.
+trains again). A part whose bytes do not match its name, or whose table has not the results schema and
+dtypes (:func:`vaebench.integrity.check_part_table`), is *corrupted*: :func:`scan_parts` reports it by
+name and the runner moves it aside (``.corrupt``) and trains its runs again. A stored ``ok`` run whose
+artifacts fail :func:`check_run` is *broken*: the runner trains it again, the report lists it.
+``study.json`` of the wrong shape is an error naming the file.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import json
 import os
 import socket
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ import pyarrow.parquet as pq
 import torch
 from torch import nn
 
+from vaebench import integrity
 from vaebench.config import RunConfig, config_fields
 
 BASE_COLUMNS = ["run_id", "status", "diverged_step", "reason"]
@@ -78,6 +83,9 @@ def atomic_write(path: Path, data: bytes) -> None:
 def prepare_dir(out_dir: str | Path) -> Path:
     """Create ``out_dir`` (and results/, runs/) if needed and check it is writable; OSError naming it
     otherwise."""
+    if not str(out_dir).strip():
+        raise ValueError(f"out = {str(out_dir)!r}: an empty path (an unset shell variable?); give the study "
+                         f"directory")
     out = Path(out_dir)
     try:
         for sub in (out, out / "results", out / "runs"):
@@ -152,9 +160,14 @@ def read_study(out_dir: str | Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as err:
-        raise StudyError(f"{path}: not a valid study record ({err}); move it away and run again") from None
+        data = json.loads(path.read_text())
+        integrity.check_study_record(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        why = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        raise StudyError(f"{path}: not a valid study record ({why}); move it away and run again") from None
+    except OSError as err:
+        raise StudyError(f"{path}: cannot read it ({err.strerror or err})") from None
+    return data
 
 
 def config_row(cfg: RunConfig) -> dict[str, Any]:
@@ -187,9 +200,7 @@ def _read_part(path: Path) -> pd.DataFrame:
     if path.name != f"{PART_PREFIX}{digest}{PART_SUFFIX}":
         raise ValueError("its bytes do not match the checksum in its name (truncated or changed)")
     df = pq.read_table(io.BytesIO(data)).to_pandas()
-    missing = [c for c in BASE_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"columns {missing} are missing")
+    integrity.check_part_table(df, BASE_COLUMNS)
     return df
 
 
@@ -303,14 +314,71 @@ def _run_file(out_dir: str | Path, rid: str, name: str) -> Path:
 
 def load_artifacts(out_dir: str | Path, rid: str) -> dict[str, np.ndarray]:
     """A run's evaluation arrays: ``x``, ``quadrant``, ``mu``, ``logvar``, ``z``, ``recon``,
-    ``recon_mean``, ``generated`` (see :func:`vaebench.evaluation.eval_arrays`); no pickles."""
-    with np.load(_run_file(out_dir, rid, "arrays.npz"), allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
+    ``recon_mean``, ``generated`` (see :func:`vaebench.evaluation.eval_arrays`); no pickles. A file that
+    is not such arrays (empty, a pickle, missing keys, wrong shapes or dtypes, damaged) raises a
+    :class:`StudyError` naming its path and the reason."""
+    path = _run_file(out_dir, rid, "arrays.npz")
+    try:
+        integrity.check_arrays_file(path)
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        integrity.check_arrays(arrays)
+    except Exception as err:  # noqa: BLE001 - whatever a damaged file raises, name the file
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise StudyError(f"{path}: broken artifacts ({why}); `vaebench run` trains the run again") from None
+    return arrays
+
+
+def check_run(out_dir: str | Path, rid: str, latent_dim: int | None = None,
+              n_eval: int | None = None) -> str | None:
+    """Why a stored run's artifacts are broken ("<path>: <reason>"), or None when arrays.npz (headers
+    only), history.parquet (schema only), weights.pt and config.json look whole. Cheap: reads no arrays."""
+    run_dir = Path(out_dir) / "runs" / str(rid)
+    checks = {"arrays.npz": lambda p: integrity.check_arrays_file(p, latent_dim, n_eval),
+              "history.parquet": integrity.check_history_file,
+              "weights.pt": _check_weights,
+              "config.json": lambda p: None}
+    for name, check in checks.items():
+        path = run_dir / name
+        try:
+            if not path.is_file():
+                raise ValueError("missing")
+            check(path)
+        except (ValueError, OSError) as err:
+            return f"{path}: {err}"
+    return None
+
+
+def _check_weights(path: Path) -> None:
+    if not zipfile.is_zipfile(path):
+        raise ValueError("not a torch.save archive (empty, truncated or another format)")
+
+
+def broken_runs(out_dir: str | Path, scan: PartScan, configs: dict[str, RunConfig],
+                n_eval: int | None) -> list[tuple[str, str]]:
+    """(run_id, why) of every run of ``configs`` stored ``ok`` in ``scan`` whose artifacts are broken
+    (:func:`check_run`); runs stored with another status have no arrays to check."""
+    stored = results_from_scan(scan)
+    ok = stored.loc[stored["status"] == "ok", "run_id"]
+    out = []
+    for rid in ok:
+        if rid in configs:
+            why = check_run(out_dir, rid, configs[rid].latent_dim, n_eval)
+            if why:
+                out.append((rid, why))
+    return out
 
 
 def load_history(out_dir: str | Path, rid: str) -> pd.DataFrame:
-    """A run's training history: one row per logged step (step, loss terms, l2, beta, total)."""
-    return pd.read_parquet(_run_file(out_dir, rid, "history.parquet"))
+    """A run's training history: one row per logged step (step, loss terms, l2, beta, total); a file
+    that is not such a table raises a :class:`StudyError` naming its path and the reason."""
+    path = _run_file(out_dir, rid, "history.parquet")
+    try:
+        integrity.check_history_file(path)
+        return pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - whatever a damaged file raises, name the file
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise StudyError(f"{path}: broken artifacts ({why}); `vaebench run` trains the run again") from None
 
 
 def load_config(out_dir: str | Path, rid: str) -> RunConfig:

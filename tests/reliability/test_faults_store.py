@@ -162,7 +162,12 @@ def test_stored_files_are_never_unpickled(stored, tmp_path):
         pickle.dump(Exploit(), fh, protocol=2)
     with pytest.raises(pickle.UnpicklingError):
         load_model(out, rid)
-    np.savez(out / "runs" / rid / "arrays.npz", x=np.array([Exploit()], dtype=object))
-    with pytest.raises(ValueError, match="allow_pickle"):
+    arrays = dict(load_artifacts(out, rid), x=np.array([Exploit()], dtype=object))
+    np.savez(out / "runs" / rid / "arrays.npz", **arrays)
+    with pytest.raises(StudyError, match="array 'x' has dtype object, not numbers"):
+        load_artifacts(out, rid)
+    with open(out / "runs" / rid / "arrays.npz", "wb") as fh:
+        pickle.dump(Exploit(), fh, protocol=2)
+    with pytest.raises(StudyError, match="arrays.npz: broken artifacts .not a zip archive"):
         load_artifacts(out, rid)
     assert not marker.exists()

@@ -1,0 +1,118 @@
+"""The up-front memory estimate of a study: what its largest shard needs, on the host and on a GPU.
+
+A shard trains its runs as one batch, then evaluates them one after another, keeping every run's
+evaluation arrays until the shard is stored (:func:`vaebench.runner.run_shard`). So its peak on the
+host is the training state of all its runs, plus the kept arrays of all its runs, plus the transient
+working set of evaluating one run, plus the interpreter and torch runtime. Evaluation runs on the CPU
+(:mod:`vaebench.evaluation` moves the model there), so on CUDA the GPU holds the training state and the
+CUDA context. Numbers are float32 words (4 bytes) unless said otherwise; the estimate is rough, an upper
+bound for the large terms, and :func:`check_fits` refuses a plan above :data:`MEMORY_FRACTION` of the
+memory there is, with the estimate.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from vaebench.config import RunConfig
+from vaebench.engine import CHUNK
+from vaebench.model import Layout
+from vaebench.variants import get_variant
+
+MEMORY_FRACTION = 0.8  # a shard may use at most this share of the memory there is (host: physical; GPU: free)
+PROCESS_BYTES = 400 * 2**20  # torch runtime and interpreter, per process (FACTS: ≈ 220-400 MB)
+CUDA_CONTEXT_BYTES = 500 * 2**20  # the CUDA context and the caching allocator's slack, per process
+DECODER_ROWS = 1 << 16  # rows per decoder call of the likelihood bounds (vaebench.metrics.likelihood)
+
+
+def train_bytes(cfg: RunConfig) -> int:
+    """One run's training state: training data, parameters with gradient and Adam moments, one step's
+    activations forward and backward, the pre-drawn chunk of minibatch indices and noise."""
+    variant, d, b = get_variant(cfg.variant), cfg.latent_dim, cfg.batch_size
+    if not variant.trainable:
+        return 0
+    n_params = Layout.build(2, d, cfg.hidden, variant.stochastic).n_params
+    words = (2 * cfg.n_train + 6 * n_params + 8 * b * (2 * sum(cfg.hidden) + 4 * d + 4)
+             + CHUNK * b * (2 + 2 * d))
+    return 4 * words
+
+
+def kept_eval_bytes(cfg: RunConfig, n_eval: int) -> int:
+    """One run's evaluation arrays, kept until its shard is stored: x, recon, recon_mean, generated
+    (2 words a point each), quadrant (int64: 2), mu, logvar, z (d each)."""
+    return 4 * n_eval * (10 + 3 * cfg.latent_dim)
+
+
+def eval_peak_bytes(cfg: RunConfig, n_eval: int) -> int:
+    """The transient working set of evaluating one run: the encoder and decoder run on all ``n_eval``
+    points at once (and the likelihood bounds on up to DECODER_ROWS samples), with two layers' outputs
+    alive, max(hidden) wide; the metrics' float64 copies of the arrays."""
+    rows = max(n_eval, DECODER_ROWS) if get_variant(cfg.variant).trainable else 0
+    return 4 * rows * 2 * max(cfg.hidden) + 2 * kept_eval_bytes(cfg, n_eval)
+
+
+@dataclass(frozen=True)
+class ShardMemory:
+    """Estimated peak bytes of a shard: ``host`` (training on the CPU included) and ``device`` (the GPU's
+    share on CUDA, else 0); ``train`` and ``evaluation`` split the total (GPU and host together)."""
+
+    host: int
+    device: int
+    train: int
+    evaluation: int
+
+
+def shard_memory(configs: list[RunConfig], n_eval: int) -> ShardMemory:
+    """The estimate of one shard (runs of one engine group, so one device)."""
+    if not configs:
+        return ShardMemory(PROCESS_BYTES, 0, 0, 0)
+    train = sum(train_bytes(c) for c in configs)
+    evaluation = sum(kept_eval_bytes(c, n_eval) for c in configs) + max(eval_peak_bytes(c, n_eval)
+                                                                         for c in configs)
+    if configs[0].device == "cuda":
+        return ShardMemory(PROCESS_BYTES + evaluation, CUDA_CONTEXT_BYTES + train, train, evaluation)
+    return ShardMemory(PROCESS_BYTES + train + evaluation, 0, train, evaluation)
+
+
+def host_budget() -> int | None:
+    """MEMORY_FRACTION of the machine's physical memory (None where the system does not say)."""
+    try:
+        return int(MEMORY_FRACTION * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def device_budget() -> int | None:
+    """MEMORY_FRACTION of the free memory of the current CUDA device (None without CUDA)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    free, _ = torch.cuda.mem_get_info()
+    return int(MEMORY_FRACTION * free)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def check_fits(shards: list[list[RunConfig]], n_eval: int, shard_size: int) -> ShardMemory:
+    """The largest estimate over ``shards`` (host and device each their own maximum); ValueError with
+    the estimate when a shard needs more than the host or the GPU allows."""
+    estimates = [shard_memory(s, n_eval) for s in shards] or [shard_memory([], n_eval)]
+    host = max(estimates, key=lambda e: e.host)
+    device = max(estimates, key=lambda e: e.device)
+    budget = host_budget()
+    if budget is not None and host.host > budget:
+        raise ValueError(f"shard_size = {shard_size}: the largest shard needs about {_gib(host.host)}, more "
+                         f"than the {_gib(budget)} this machine allows ({MEMORY_FRACTION:.0%} of its memory; "
+                         f"training {_gib(host.train)}, evaluation {_gib(host.evaluation)}); lower the shard "
+                         f"size, n_train, batch_size, hidden or n_eval")
+    budget = device_budget() if device.device else None
+    if budget is not None and device.device > budget:
+        raise ValueError(f"shard_size = {shard_size}: the largest shard needs about {_gib(device.device)} "
+                         f"of GPU memory, more than the {_gib(budget)} the GPU allows ({MEMORY_FRACTION:.0%} "
+                         f"of its free memory; training {_gib(device.train)}); lower the shard size, "
+                         f"n_train, batch_size or hidden, or use device = 'cpu'")
+    return ShardMemory(host.host, device.device, host.train, host.evaluation)
