@@ -26,7 +26,7 @@ BAD = [
     ({"steps": 0}, "steps = 0: must be an integer >= 1"),
     ({"steps": 1.5}, "steps = 1.5"),
     ({"lr": 0.0}, "lr = 0.0: must be a finite number > 0"),
-    ({"hidden": []}, "hidden = []"),
+    ({"hidden": {"a": 30}}, "hidden = {'a': 30}"),
     ({"hidden": [30, 0]}, "hidden = 0"),
     ({"hidden": 30}, "hidden = 30"),
     ({"variant": "vqvae"}, "variant = 'vqvae': must be one of"),

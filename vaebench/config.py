@@ -93,8 +93,8 @@ class RunConfig:
         put(self, "variant", check_choice("variant", self.variant, list_variants()))
         put(self, "latent_dim", check_int("latent_dim", self.latent_dim, 1, 64))
         hidden = self.hidden
-        if isinstance(hidden, int | str) or not hasattr(hidden, "__iter__") or len(hidden) == 0:
-            _fail("hidden", hidden, "must be a non-empty list of integers >= 1, e.g. [30, 30]")
+        if isinstance(hidden, int | str | Mapping) or not hasattr(hidden, "__iter__"):
+            _fail("hidden", hidden, "must be a list of integers >= 1, e.g. [30, 30] ([]: linear maps)")
         put(self, "hidden", tuple(check_int("hidden", h, 1, 4096) for h in hidden))
         put(self, "beta", check_float("beta", self.beta, 0.0))
         put(self, "l2", check_float("l2", self.l2, 0.0))
