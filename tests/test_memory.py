@@ -42,6 +42,12 @@ def test_the_evaluation_estimate_matches_the_memory_evaluation_takes():
     assert used <= estimate <= 1.5 * used
 
 
+def test_the_host_budget_is_most_but_not_all_of_the_physical_memory():
+    with open("/proc/meminfo") as fh:
+        total = int(fh.readline().split()[1]) * 1024  # MemTotal, kB
+    assert 0.5 * total < memory.host_budget() < total
+
+
 def _big(tmp_path, device="cpu"):
     path = tmp_path / "big.toml"
     path.write_text(f'[study]\nhidden = [4096, 4096]\nn_eval = 1000000\ndevice = "{device}"\n'

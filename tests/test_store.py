@@ -78,8 +78,9 @@ def test_results_are_the_union_of_parts_one_row_per_run(tmp_path):
     a, b, c = (RunConfig(seed=s) for s in range(3))
     write_part(out, [_row(a, mse=1.0), _row(b, mse=2.0)])
     write_part(out, [_row(c, mse=3.0, gen_coverage=0.9)])  # a later metric suite: more keys
-    write_part(out, [_row(a, mse=1.0)])  # a duplicate commit (e.g. by hand) never duplicates rows
+    write_part(out, [_row(a, mse=1.5)])  # a duplicate commit (a retrained run) never duplicates rows
     df = load_results(out)
+    assert df.set_index("run_id").loc[run_id(a), "mse"] == 1.0  # the first stored wins
     assert sorted(df["run_id"]) == sorted(run_id(x) for x in (a, b, c)) and df["run_id"].is_unique
     assert df.set_index("run_id").loc[run_id(c), "gen_coverage"] == 0.9
     assert df.set_index("run_id")["gen_coverage"].isna().sum() == 2

@@ -78,6 +78,15 @@ def test_error_lines_are_bounded_whatever_the_size_of_the_value(what, tmp_path, 
     assert not (tmp_path / "s").exists()
 
 
+def test_one_line_cuts_any_message_and_says_how_long_it_was():
+    text = vaebench.cli.one_line(ValueError("a\nb " + "x" * 10_000))
+    assert len(text) <= MAX_LINE and text.startswith("a b xxx")
+    assert text.endswith("(10,004 characters in all)")
+    assert vaebench.cli.one_line(ValueError("short\n line")) == "short line"
+    assert vaebench.cli.one_line(RecursionError("maximum recursion depth exceeded")) == \
+        "input nested too deeply to process"
+
+
 def test_the_report_bounds_its_error_lines_and_deep_nesting_too(tmp_path, capsys):
     for i, text in enumerate([HUGE["key"], "[study]\nparams = " + "{a = " * 1000 + "1" + "}" * 1000,
                               "[study.params." + ".".join(["a"] * 3000) + "]\nx = 1\n"]):
