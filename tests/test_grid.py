@@ -235,7 +235,7 @@ def test_keys_longer_than_the_limit_are_refused_by_length_and_shorter_ones_by_na
     at_limit, over = "k" * 100, "k" * 101
     with pytest.raises(ValueError, match=r"^study\.k{77}\.\.\.: unknown key"):
         Grid.from_dict({"study": {at_limit: 1}})
-    with pytest.raises(ValueError, match=r"^study\.k{37}\.\.\.: a key of 101 characters; keys have at most 100"):
+    with pytest.raises(ValueError, match=r"^study\.k{37}\.\.\.: a key of 101 characters; keys have at most"):
         Grid.from_dict({"study": {over: 1}})
     with pytest.raises(ValueError, match="^grid.params.k{37}...: a key of 101 characters"):
         Grid.from_dict({"grid": {"params": {over: [1.0]}}})
