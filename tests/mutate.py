@@ -1,10 +1,12 @@
 """Replay the mutation check of tests/MUTATIONS.md: plant each bug, run the tests that should catch it,
 put the code back.
 
-    python tests/mutate.py                 # every mutation (about 15 min on 2 busy cores)
+    python tests/mutate.py                 # every mutation (about 25 min on 2 busy cores)
     python tests/mutate.py store-checksum grid-depth   # some, by id
     python tests/mutate.py --list          # ids, files and tests
-    python tests/mutate.py --markdown      # the table of tests/MUTATIONS.md
+    python tests/mutate.py --baseline      # each mutation's tests on the code as it is: must pass
+    python tests/mutate.py --markdown [LOG]   # the table of tests/MUTATIONS.md (results from LOG,
+                                              # the saved output of a replay)
 
 Each mutation replaces one exact snippet in one file (it must occur exactly once, else the mutation is
 reported ``stale``: the code moved, update the snippet) and runs ``pytest`` on its tests with ``-x``. A
@@ -143,7 +145,8 @@ MUTATIONS = [
       "a corrupted part is not moved aside", (T_TAMPER, "-k", "reported_around")),
     M("store-empty-out", "vaebench/store.py",
       "    if not str(out_dir).strip():\n", "    if False:\n",
-      "run_study('') writes the study into the working directory", ("tests/test_store.py", "-k", "unusable")),
+      "run_study('') writes the study into the working directory",
+      ("tests/test_store.py", "-k", "empty_out")),
     M("store-artifacts-unchecked", "vaebench/store.py",
       "        integrity.check_arrays_file(path)\n        with np.load", "        with np.load",
       "arrays.npz loaded without the checks (an object array passes as a pickle error)",
@@ -162,7 +165,7 @@ MUTATIONS = [
       "runs with broken artifacts count as done", (T_TAMPER, "-k", "retrains_runs")),
     # --- memory ---
     M("memory-one-layer", "vaebench/memory.py",
-      "return 4 * rows * 2 * max(cfg.hidden)", "return 4 * rows * max(cfg.hidden)",
+      "return 4 * rows * 2 * width", "return 4 * rows * width",
       "one layer's output counted, not two", ("tests/test_memory.py",)),
     M("memory-no-eval-peak", "vaebench/memory.py",
       "evaluation = sum(kept_eval_bytes(c, n_eval) for c in configs) + max(",
@@ -189,14 +192,15 @@ MUTATIONS = [
       '    _check_dir("--out", args.out)\n', "",
       "--out '' accepted by the command line", (T_HOSTILE, "-k", "empty_out")),
     M("cli-quiet-warnings", "vaebench/cli.py",
-      '    warnings.simplefilter("ignore", RuntimeWarning)\n', "",
+      '        warnings.simplefilter("ignore", RuntimeWarning)\n', "",
       "--quiet lets numpy's overflow warnings through", (T_HOSTILE, "-k", "quiet")),
     M("report-foreign-rows", "analysis/report.py",
       'grid_ids = [r["run_id"] for r in study.get("runs", [])] or None', "grid_ids = None",
       "rows of no grid run reported", (T_TAMPER, "-k", "no_grid_run")),
     M("report-empty-paths", "analysis/report.py",
       "        if value is not None and not value.strip():", "        if False:",
-      "the report accepts --out ''", (T_HOSTILE, "-k", "report_refuses")),
+      "the report accepts --from '' (and --out '', which would train the default study)",
+      (T_HOSTILE, "-k", "report_refuses and from")),
     M("assemble-broken-stops", "analysis/assemble.py",
       "        except Exception as err:  # noqa: BLE001\n            broken[rid]",
       "        except ZeroDivisionError as err:  # noqa: BLE001\n            broken[rid]",
@@ -207,43 +211,62 @@ MUTATIONS = [
 ]
 
 
-def run_one(m: Mutation) -> tuple[str, float]:
+def _pytest(m: Mutation) -> int | None:
+    """pytest's exit status on the mutation's tests (None: it ran past TIMEOUT)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                               "--benchmark-disable", *m.tests], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=TIMEOUT).returncode
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def run_one(m: Mutation, baseline: bool = False) -> tuple[str, float]:
+    """Plant ``m``, run its tests, restore the file. With ``baseline``: run its tests on the code as it
+    is (they must pass, else a "caught" would prove nothing)."""
     path = ROOT / m.file
     original = path.read_text()
     if original.count(m.old) != 1:
         return f"stale ({original.count(m.old)} matches)", 0.0
     start = time.monotonic()
+    if baseline:
+        rc = _pytest(m)
+        return ("baseline ok" if rc == 0 else f"BASELINE FAILS (exit {rc})"), \
+            time.monotonic() - start
     try:
         path.write_text(original.replace(m.old, m.new))
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        try:
-            proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                                   "--benchmark-disable", *m.tests], cwd=ROOT, env=env, capture_output=True,
-                                  text=True, timeout=TIMEOUT)
-            status = "caught" if proc.returncode == 1 else "MISSED" if proc.returncode == 0 else \
-                f"error (pytest exit {proc.returncode})"
-        except subprocess.TimeoutExpired:
-            status = "caught (timeout)"
+        rc = _pytest(m)
     finally:
         path.write_text(original)
+    status = "caught (timeout)" if rc is None else "caught" if rc == 1 else "MISSED" if rc == 0 else \
+        f"error (pytest exit {rc})"
     return status, time.monotonic() - start
 
 
-def markdown() -> str:
-    rows = ["| id | module | mutation | caught by |", "|---|---|---|---|"]
+def markdown(log: str | None = None) -> str:
+    """The table of tests/MUTATIONS.md; with ``log`` (the output of a replay), a result column."""
+    results = {}
+    for line in Path(log).read_text().splitlines() if log else []:
+        status, _, rest = line.partition("  ")
+        mid = rest.split(" s  ", 1)[-1].split(":", 1)[0]
+        results[mid] = status.strip()
+    rows = ["| id | module | mutation | caught by | result |", "|---|---|---|---|---|"]
     for m in MUTATIONS:
-        rows.append(f"| `{m.id}` | `{m.file}` | {m.bug} | `{' '.join(m.tests)}` |")
+        rows.append(f"| `{m.id}` | `{m.file}` | {m.bug} | `{' '.join(m.tests)}` | {results.get(m.id, '')} |")
     return "\n".join(rows)
 
 
 def main(argv: list[str]) -> int:
-    if "--markdown" in argv:
-        print(markdown())
+    if argv[:1] == ["--markdown"]:
+        print(markdown(argv[1] if len(argv) > 1 else None))
         return 0
     if "--list" in argv:
         for m in MUTATIONS:
             print(f"{m.id:32} {m.file:34} {' '.join(m.tests)}")
         return 0
+    baseline = "--baseline" in argv
+    argv = [a for a in argv if a != "--baseline"]
     chosen = [m for m in MUTATIONS if not argv or m.id in argv]
     unknown = set(argv) - {m.id for m in MUTATIONS}
     if unknown:
@@ -251,10 +274,11 @@ def main(argv: list[str]) -> int:
         return 2
     bad = 0
     for m in chosen:
-        status, seconds = run_one(m)
-        bad += not status.startswith("caught")
+        status, seconds = run_one(m, baseline)
+        bad += not status.startswith("baseline ok" if baseline else "caught")
         print(f"{status:24} {seconds:6.1f} s  {m.id}: {m.bug}", flush=True)
-    print(f"{len(chosen) - bad} of {len(chosen)} mutations caught")
+    print(f"{len(chosen) - bad} of {len(chosen)} " + ("test selections pass unmutated" if baseline
+                                                       else "mutations caught"))
     return 1 if bad else 0
 
 

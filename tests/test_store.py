@@ -156,3 +156,13 @@ def test_an_unusable_output_directory_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OSError, match=r"out = '.*file/study': cannot write the study there"):
         prepare_dir(tmp_path / "file" / "study")
+
+
+@pytest.mark.parametrize("out", ["", " "])
+def test_an_empty_out_is_refused_not_taken_for_the_working_directory(out, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=f"^out = {out!r}: an empty path"):
+        prepare_dir(out)
+    with pytest.raises(ValueError, match=f"^out = {out!r}: an empty path"):
+        vaebench.run_study(vaebench.Grid(study={"steps": 1}), out, progress=False)
+    assert list(tmp_path.iterdir()) == []

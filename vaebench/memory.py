@@ -50,7 +50,8 @@ def kept_eval_bytes(cfg: RunConfig, n_eval: int) -> int:
 def forward_bytes(cfg: RunConfig, rows: int) -> int:
     """The network run on ``rows`` points at once, without gradients: two layers' outputs alive (a layer
     and its ReLU), max(hidden) wide."""
-    return 4 * rows * 2 * max(cfg.hidden) if get_variant(cfg.variant).trainable else 0
+    width = max((*cfg.hidden, 2, cfg.latent_dim))  # hidden = [] is a linear encoder and decoder
+    return 4 * rows * 2 * width if get_variant(cfg.variant).trainable else 0
 
 
 def eval_peak_bytes(cfg: RunConfig, n_eval: int) -> int:

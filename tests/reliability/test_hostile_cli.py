@@ -106,6 +106,9 @@ def test_quiet_silences_numpy_warnings_of_a_diverging_run_and_records_it(tmp_pat
     assert loud.returncode == 0 and "RuntimeWarning" in loud.stderr  # what --quiet must silence
     quiet = subprocess.run(cli("run", str(grid), "--out", str(tmp_path / "quiet"), "--quiet"), cwd=ROOT,
                            env=env, capture_output=True, text=True, timeout=300)
+    before = os.environ.get("PYTHONWARNINGS")
+    assert main(["run", str(grid), "--out", str(tmp_path / "in-process"), "--quiet"]) == 0
+    assert os.environ.get("PYTHONWARNINGS") == before  # nothing leaks into the calling process
     assert quiet.returncode == 0 and quiet.stderr == ""
     assert quiet.stdout == f"2 runs stored in {tmp_path / 'quiet'} (0 ok, 2 diverged)\n"
     table = load_results(tmp_path / "quiet")
