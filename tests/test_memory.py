@@ -32,14 +32,16 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
 def test_the_evaluation_estimate_matches_the_memory_evaluation_takes():
     """Measured: the resident memory the evaluation arrays add (hidden [4096], 12 500 points: a layer's
-    output and its ReLU, 12 500 × 4096 float32 each, 391 MiB); the estimate is at least that and at most
-    1.5 times it."""
+    output and its ReLU, 12 500 × 4096 float32 each, 391 MiB); the estimate is at least that, up to the
+    runtime's noise, and at most 1.5 times it."""
     used = int(subprocess.run([sys.executable, "-c", MEASURE], cwd=ROOT, capture_output=True, text=True,
                               check=True, timeout=300).stdout)
     cfg = RunConfig(hidden=[4096])
     estimate = memory.forward_bytes(cfg, 12_500) + memory.kept_eval_bytes(cfg, 12_500)
     assert memory.eval_peak_bytes(cfg, 12_500) >= memory.forward_bytes(cfg, 12_500)
-    assert used <= estimate <= 1.5 * used
+    # the runtime's own noise (allocator, thread pools: up to 70 MB seen in the full suite) is what
+    # PROCESS_BYTES covers; a missing term of the estimate (one of the two layers) is 195 MiB
+    assert used <= estimate + 128 * 2**20 and estimate <= 1.5 * used
 
 
 def test_the_host_budget_is_most_but_not_all_of_the_physical_memory():
