@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="python -m vaebench", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{run,status}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{run,status,collapse}", parser_class=_Parser)
     sub.required = True
     run = sub.add_parser("run", help="train and evaluate every run of a grid file not yet stored",
                          description=RUN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     status = sub.add_parser("status", help="done / pending / diverged counts of a study directory")
     status.add_argument("out", metavar="DIR", help="study directory")
+    from vaebench import collapse  # the phase diagram of posterior collapse: its own options
+
+    collapse.add_parser(sub)
     return parser
 
 
@@ -117,7 +120,13 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "status": _status}
+def _collapse(args: argparse.Namespace) -> int:
+    from vaebench.collapse import main as collapse_main
+
+    return collapse_main(args)
+
+
+COMMANDS = {"run": _run, "status": _status, "collapse": _collapse}
 
 
 def main(argv: list[str] | None = None) -> int:
