@@ -52,7 +52,7 @@ def test_summary_interval_is_a_t_interval_on_log_beta_widened_by_the_bracket():
     logs = np.log(trans["beta_c"])
     ratio = max(0.11 / 0.1, 0.13 / 0.12, 0.1 / 0.09)
     half = 4.302653 * logs.std(ddof=1) / math.sqrt(3) + 0.5 * math.log(ratio)
-    assert row.n == 3 and row.n_outside == 0
+    assert row.n == 3 and row.n_below == row.n_above == 0
     assert row.beta_c == pytest.approx(math.exp(logs.mean()))
     assert (row.beta_c_lo, row.beta_c_hi) == pytest.approx((math.exp(logs.mean() - half),
                                                             math.exp(logs.mean() + half)), rel=1e-5)

@@ -163,7 +163,8 @@ def search(spec: CollapseSearch, *,
 
 
 def summarise(trans: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Per (latent_dim, l2, level): ``n`` seeds with the transition inside the ladder, ``n_outside``,
+    """Per (latent_dim, l2, level): ``n`` seeds with the transition inside the ladder, ``n_below`` and
+    ``n_above`` with it below or above every β tried,
     ``beta_c`` (geometric mean over seeds), ``bracket_ratio`` (the widest seed's beta_above/beta_below)
     and ``beta_c_lo``/``beta_c_hi``: the Student-t interval of the mean of log β_c over seeds, widened by
     half the widest bracket's log ratio (a seed's β_c is only known within its bracket), exponentiated;
@@ -179,7 +180,9 @@ def summarise(trans: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         half = (float(stats.t.ppf((1 + confidence) / 2, n - 1) * np.std(logs, ddof=1) / math.sqrt(n))
                 + 0.5 * math.log(ratio) if n >= 2 else math.nan)
         rows.append({"latent_dim": int(d), "l2": float(l2), "level": int(k), "n": n,
-                     "n_outside": len(g) - n, "beta_c": math.exp(mean), "beta_c_lo": math.exp(mean - half),
+                     "n_below": int(g["beta_below"].isna().sum()),
+                     "n_above": int(g["beta_above"].isna().sum()),
+                     "beta_c": math.exp(mean), "beta_c_lo": math.exp(mean - half),
                      "beta_c_hi": math.exp(mean + half), "bracket_ratio": ratio})
     return pd.DataFrame(rows)
 
@@ -226,7 +229,7 @@ def main(args: argparse.Namespace) -> int:
     for r in summary.itertuples():
         where = (f"{r.beta_c:.4g} [{r.beta_c_lo:.4g}, {r.beta_c_hi:.4g}]" if r.n else "outside the ladder")
         print(f"d = {r.latent_dim}, λ = {r.l2:g}: fewer than {r.level} active at β ≈ {where} "
-              f"(n = {r.n} seeds, {r.n_outside} outside)")
+              f"(n = {r.n} seeds; {r.n_below} below, {r.n_above} above the β tried)")
     return 0
 
 
