@@ -30,6 +30,14 @@ def test_transitions_bracket_each_level_per_seed():
     assert t.loc[(1, 1), "beta_below"] == 10.0 and math.isnan(t.loc[(1, 1), "beta_c"])
 
 
+def test_a_run_left_on_the_collapsed_saddle_below_the_bracket_is_an_inversion():
+    # seed 0 stayed collapsed at β = 0.1 but kept its direction at 0.2: the bracket is (0.2, 0.4)
+    t = transitions(_runs({0.05: [1, 1], 0.1: [0, 1], 0.2: [1, 1], 0.4: [0, 0]}, latent_dim=1))
+    assert list(t["beta_below"]) == [0.2, 0.2] and list(t["beta_above"]) == [0.4, 0.4]
+    assert list(t["inversions"]) == [1, 0]
+    assert summarise(t)["inversions"].item() == 1
+
+
 def test_a_transition_below_the_ladder_has_no_lower_end():
     t = transitions(_runs({0.1: [0, 0], 1.0: [0, 0]}, latent_dim=1))
     assert t["beta_below"].isna().all() and (t["beta_above"] == 0.1).all()
@@ -46,7 +54,7 @@ def test_refinement_fills_the_brackets_and_steps_beyond_the_ladder():
 
 def test_summary_interval_is_a_t_interval_on_log_beta_widened_by_the_bracket():
     trans = pd.DataFrame({"latent_dim": 1, "l2": 0.0, "seed": [0, 1, 2], "level": 1,
-                          "beta_below": [0.1, 0.12, 0.09], "beta_above": [0.11, 0.13, 0.1]})
+                          "beta_below": [0.1, 0.12, 0.09], "beta_above": [0.11, 0.13, 0.1], "inversions": 0})
     trans["beta_c"] = np.sqrt(trans["beta_below"] * trans["beta_above"])
     (row,) = summarise(trans).itertuples()
     logs = np.log(trans["beta_c"])
@@ -83,7 +91,8 @@ def test_cli_writes_runs_and_summary(tmp_path, capsys):
             "--n-eval", "200"]
     assert main(argv) == 0
     runs, summary = pd.read_csv(out / "runs.csv"), pd.read_csv(out / "summary.csv")
-    assert len(runs) == 2 * 3 and set(runs["round"]) == {0, 1}
+    assert set(runs["round"]) == {0, 1} and len(runs[runs["round"] == 0]) == 2 * 2
+    assert (runs.groupby("beta")["seed"].nunique() == 2).all()  # every β for every seed
     assert list(summary["level"]) == [1]
     assert "d = 1, λ = 0" in capsys.readouterr().out
 

@@ -4,9 +4,9 @@ For each latent size d and weight decay λ, a β ladder of every seed is trained
 (:func:`vaebench.train`); each run's active directions are counted on its held-out evaluation set with
 :func:`vaebench.metrics.active_units` (Var_x μ_u(x) > 0.01; Burda et al. 2016), beside the KL per
 dimension (:func:`vaebench.metrics.kl_per_dimension`). For each seed and level k = d, …, 1 the transition
-"fewer than k active directions" is bracketed by the largest β of the ladder below the first β where it
-holds and that β; then new β values are trained inside the brackets (``rounds`` times, ``points`` each
-time), all seeds again, so every bracket narrows. A seed's critical β is the geometric mid-point of its
+"fewer than k active directions" is bracketed by the largest β tried that kept k and the next β above;
+then new β values are trained inside the brackets (``rounds`` times, ``points`` each time), all seeds
+again, so every bracket narrows. A seed's critical β is the geometric mid-point of its
 final bracket; over seeds, the geometric mean with a Student-t 95% interval on log β (n = seeds whose
 transition lies inside the ladder), widened by half the widest final bracket. The linear β-VAE's closed
 form (:mod:`vaebench.closed_forms`) is ξ²/σ² for every direction, so a linear model has one transition
@@ -102,25 +102,30 @@ def measure(results: list, n_eval: int) -> pd.DataFrame:
 
 def transitions(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (latent_dim, l2, seed, level k): the bracket [beta_below, beta_above] of "fewer than k active
-    directions": beta_above is the smallest β where it holds, beta_below the largest β tried below it
-    (NaN when the transition lies below or above the ladder), and ``beta_c`` their geometric mean."""
+    directions": beta_below is the largest β tried with at least k active, beta_above the next β tried
+    above it (NaN when every β has fewer than k, or none: the transition lies below or above the β
+    tried), and ``beta_c`` their geometric mean. A run below beta_below that kept fewer than k active
+    (still on the collapsed saddle when training stopped: escaping it slows down near the transition)
+    does not move the bracket; ``inversions`` counts them."""
     rows = []
     ok = runs[runs["status"] == "ok"]
     for (d, l2, seed), g in ok.groupby(["latent_dim", "l2", "seed"]):
         g = g.sort_values("beta")
         betas, active = g["beta"].to_numpy(), g["active"].to_numpy()
         for k in range(int(d), 0, -1):
-            fewer = np.flatnonzero(active < k)
-            if not len(fewer):  # above the ladder
-                below, above = betas[-1], math.nan
+            kept = np.flatnonzero(active >= k)
+            if not len(kept):
+                below, above, inversions = math.nan, betas[0], 0
             else:
-                i = fewer[0]
-                below, above = (betas[i - 1] if i > 0 else math.nan), betas[i]
+                i = kept[-1]
+                below = betas[i]
+                above = betas[i + 1] if i + 1 < len(betas) else math.nan
+                inversions = int(np.sum(active[:i] < k))
             rows.append({"latent_dim": int(d), "l2": float(l2), "seed": int(seed), "level": k,
-                         "beta_below": below, "beta_above": above,
+                         "beta_below": below, "beta_above": above, "inversions": inversions,
                          "beta_c": math.sqrt(below * above) if below > 0 and above > 0 else math.nan})
     return pd.DataFrame(rows, columns=["latent_dim", "l2", "seed", "level", "beta_below", "beta_above",
-                                       "beta_c"])
+                                       "inversions", "beta_c"])
 
 
 def refinement(trans: pd.DataFrame, points: int) -> dict[tuple[int, float], list[float]]:
@@ -164,7 +169,8 @@ def search(spec: CollapseSearch, *,
 
 def summarise(trans: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per (latent_dim, l2, level): ``n`` seeds with the transition inside the ladder, ``n_below`` and
-    ``n_above`` with it below or above every β tried,
+    ``n_above`` with it below or above every β tried, ``inversions`` (runs that stayed collapsed below
+    their seed's bracket, see :func:`transitions`),
     ``beta_c`` (geometric mean over seeds), ``bracket_ratio`` (the widest seed's beta_above/beta_below)
     and ``beta_c_lo``/``beta_c_hi``: the Student-t interval of the mean of log β_c over seeds, widened by
     half the widest bracket's log ratio (a seed's β_c is only known within its bracket), exponentiated;
@@ -181,7 +187,7 @@ def summarise(trans: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
                 + 0.5 * math.log(ratio) if n >= 2 else math.nan)
         rows.append({"latent_dim": int(d), "l2": float(l2), "level": int(k), "n": n,
                      "n_below": int(g["beta_below"].isna().sum()),
-                     "n_above": int(g["beta_above"].isna().sum()),
+                     "n_above": int(g["beta_above"].isna().sum()), "inversions": int(g["inversions"].sum()),
                      "beta_c": math.exp(mean), "beta_c_lo": math.exp(mean - half),
                      "beta_c_hi": math.exp(mean + half), "bracket_ratio": ratio})
     return pd.DataFrame(rows)
