@@ -229,3 +229,27 @@ def test_cli_rejects_each_bad_file_in_one_line_and_writes_nothing(name, tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and BAD_FILES[name] in err
     assert not out.exists()
+
+
+def test_keys_longer_than_the_limit_are_refused_by_length_and_shorter_ones_by_name():
+    at_limit, over = "k" * 100, "k" * 101
+    with pytest.raises(ValueError, match=r"^study\.k{77}\.\.\.: unknown key"):
+        Grid.from_dict({"study": {at_limit: 1}})
+    with pytest.raises(ValueError, match=r"^study\.k{37}\.\.\.: a key of 101 characters; keys have at most"):
+        Grid.from_dict({"study": {over: 1}})
+    with pytest.raises(ValueError, match="^grid.params.k{37}...: a key of 101 characters"):
+        Grid.from_dict({"grid": {"params": {over: [1.0]}}})
+
+
+def test_nesting_up_to_the_limit_is_walked_and_one_level_more_is_refused():
+    def nested(levels):
+        value = 1.0
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    # [grid] beta = [[...]]: the axis is level 1 below "grid", its innermost number at levels + 1
+    with pytest.raises(ValueError, match=r"^grid.beta = \[\[\[\[\[\[1.0\]\]\]\]\]\]: must be a finite"):
+        Grid.from_dict({"grid": {"beta": nested(7)}})
+    with pytest.raises(ValueError, match=r"^grid.beta(\[0\]){8}: tables or lists nested more than 8 levels"):
+        Grid.from_dict({"grid": {"beta": nested(8)}})

@@ -78,8 +78,9 @@ def test_results_are_the_union_of_parts_one_row_per_run(tmp_path):
     a, b, c = (RunConfig(seed=s) for s in range(3))
     write_part(out, [_row(a, mse=1.0), _row(b, mse=2.0)])
     write_part(out, [_row(c, mse=3.0, gen_coverage=0.9)])  # a later metric suite: more keys
-    write_part(out, [_row(a, mse=1.0)])  # a duplicate commit (e.g. by hand) never duplicates rows
+    write_part(out, [_row(a, mse=1.5)])  # a duplicate commit (a retrained run) never duplicates rows
     df = load_results(out)
+    assert df.set_index("run_id").loc[run_id(a), "mse"] == 1.0  # the first stored wins
     assert sorted(df["run_id"]) == sorted(run_id(x) for x in (a, b, c)) and df["run_id"].is_unique
     assert df.set_index("run_id").loc[run_id(c), "gen_coverage"] == 0.9
     assert df.set_index("run_id")["gen_coverage"].isna().sum() == 2
@@ -155,3 +156,13 @@ def test_an_unusable_output_directory_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OSError, match=r"out = '.*file/study': cannot write the study there"):
         prepare_dir(tmp_path / "file" / "study")
+
+
+@pytest.mark.parametrize("out", ["", " "])
+def test_an_empty_out_is_refused_not_taken_for_the_working_directory(out, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=f"^out = {out!r}: an empty path"):
+        prepare_dir(out)
+    with pytest.raises(ValueError, match=f"^out = {out!r}: an empty path"):
+        vaebench.run_study(vaebench.Grid(study={"steps": 1}), out, progress=False)
+    assert list(tmp_path.iterdir()) == []

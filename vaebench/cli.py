@@ -11,6 +11,7 @@ study directory (the temporary directory when there is none) and the path to it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import sys
@@ -18,6 +19,7 @@ import tempfile
 import tomllib
 import traceback
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 MAX_LINE = 500  # characters of an error line; longer messages are cut
@@ -51,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="python -m vaebench", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{run,status}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{run,status,collapse}", parser_class=_Parser)
     sub.required = True
     run = sub.add_parser("run", help="train and evaluate every run of a grid file not yet stored",
                          description=RUN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     status = sub.add_parser("status", help="done / pending / diverged counts of a study directory")
     status.add_argument("out", metavar="DIR", help="study directory")
+    from vaebench import collapse  # the phase diagram of posterior collapse: its own options
+
+    collapse.add_parser(sub)
     return parser
 
 
@@ -85,12 +90,25 @@ def _check_dir(name: str, value: str) -> None:
                          f"directory")
 
 
-def _quiet() -> None:
-    """No numpy warnings: a diverging run (overflow, NaN) is recorded as diverged, which says it all. Set
-    for this process and, through PYTHONWARNINGS, for the worker processes it starts."""
-    warnings.simplefilter("ignore", RuntimeWarning)
-    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
-                                                          "ignore::RuntimeWarning"]))
+@contextlib.contextmanager
+def _quiet(enabled: bool) -> Iterator[None]:
+    """No numpy warnings while it lasts: a diverging run (overflow, NaN) is recorded as diverged, which
+    says it all. For this process and, through PYTHONWARNINGS, for the worker processes it starts; both
+    restored after (main() may be called in a process that goes on)."""
+    if not enabled:
+        yield
+        return
+    saved = os.environ.get("PYTHONWARNINGS")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [saved, "ignore::RuntimeWarning"]))
+        try:
+            yield
+        finally:
+            if saved is None:
+                os.environ.pop("PYTHONWARNINGS", None)
+            else:
+                os.environ["PYTHONWARNINGS"] = saved
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -98,8 +116,6 @@ def _run(args: argparse.Namespace) -> int:
     from vaebench.runner import plan_study, run_study
 
     _check_dir("--out", args.out)
-    if args.quiet:
-        _quiet()
 
     options = dict(executor=args.executor, scheduler=args.scheduler, device=args.device,
                    shard_size=args.shard_size, n_eval=args.n_eval, workers=args.workers, threads=args.threads)
@@ -115,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
               f"{out}, {pending} to train; largest shard about {plan.shard_bytes / 2**20:,.0f} MiB{gpu}, "
               f"evaluation included")
         return 0
-    results = run_study(args.grid, args.out, progress=not args.quiet, **options)
+    with _quiet(args.quiet):
+        results = run_study(args.grid, args.out, progress=not args.quiet, **options)
     counts = results["status"].value_counts()
     print(f"{len(results)} runs stored in {args.out} ({counts.get('ok', 0)} ok, "
           f"{counts.get('diverged', 0)} diverged)")
@@ -149,7 +166,13 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "status": _status}
+def _collapse(args: argparse.Namespace) -> int:
+    from vaebench.collapse import main as collapse_main
+
+    return collapse_main(args)
+
+
+COMMANDS = {"run": _run, "status": _status, "collapse": _collapse}
 
 
 def main(argv: list[str] | None = None) -> int:

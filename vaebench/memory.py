@@ -24,6 +24,9 @@ MEMORY_FRACTION = 0.8  # a shard may use at most this share of the memory there 
 PROCESS_BYTES = 400 * 2**20  # torch runtime and interpreter, per process (FACTS: ≈ 220-400 MB)
 CUDA_CONTEXT_BYTES = 500 * 2**20  # the CUDA context and the caching allocator's slack, per process
 DECODER_ROWS = 1 << 16  # rows per decoder call of the likelihood bounds (vaebench.metrics.likelihood)
+# the metric suite's working set per evaluation point: 1 090 bytes measured (resident memory, d = 2,
+# hidden [30, 30], 100 000 and 400 000 points; tests/test_memory.py measures it again)
+METRICS_BYTES_PER_POINT = 1200
 
 
 def train_bytes(cfg: RunConfig) -> int:
@@ -44,12 +47,20 @@ def kept_eval_bytes(cfg: RunConfig, n_eval: int) -> int:
     return 4 * n_eval * (10 + 3 * cfg.latent_dim)
 
 
+def forward_bytes(cfg: RunConfig, rows: int) -> int:
+    """The network run on ``rows`` points at once, without gradients: two layers' outputs alive (a layer
+    and its ReLU), max(hidden) wide."""
+    width = max((*cfg.hidden, 2, cfg.latent_dim))  # hidden = [] is a linear encoder and decoder
+    return 4 * rows * 2 * width if get_variant(cfg.variant).trainable else 0
+
+
 def eval_peak_bytes(cfg: RunConfig, n_eval: int) -> int:
-    """The transient working set of evaluating one run: the encoder and decoder run on all ``n_eval``
-    points at once (and the likelihood bounds on up to DECODER_ROWS samples), with two layers' outputs
-    alive, max(hidden) wide; the metrics' float64 copies of the arrays."""
-    rows = max(n_eval, DECODER_ROWS) if get_variant(cfg.variant).trainable else 0
-    return 4 * rows * 2 * max(cfg.hidden) + 2 * kept_eval_bytes(cfg, n_eval)
+    """The transient working set of evaluating one run, the larger of its two phases: the evaluation
+    arrays, the encoder and decoder on all ``n_eval`` points at once; then the metrics, about
+    METRICS_BYTES_PER_POINT a point, while the likelihood bounds run the decoder on DECODER_ROWS samples
+    at a time."""
+    metrics = METRICS_BYTES_PER_POINT * n_eval + forward_bytes(cfg, DECODER_ROWS)
+    return max(forward_bytes(cfg, n_eval), metrics)
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,21 @@ def test_run_retrains_runs_whose_arrays_are_broken(study, kinds, capsys):
     pd.testing.assert_frame_equal(comparable(stored), comparable(reference))
 
 
+def test_arrays_of_another_evaluation_size_or_latent_are_broken(study):
+    _, out, reference = study
+    rid, d = reference["run_id"].iloc[0], int(reference["latent_dim"].iloc[0])
+    path = out / "runs" / rid / "arrays.npz"
+    assert check_run(out, rid, d, 64) is None and check_run(out, rid) is None
+    assert check_run(out, rid, d, 65) == f"{path}: holds 64 evaluation points, the study's n_eval is 65"
+    assert check_run(out, rid, d + 1, 64) == f"{path}: array 'mu' has shape (64, {d}), expected (64, {d + 1})"
+    (out / "runs" / rid / "weights.pt").write_bytes(b"")
+    assert check_run(out, rid, d, 64) == f"{out / 'runs' / rid / 'weights.pt'}: not a torch.save archive " \
+                                         f"(empty, truncated or another format)"
+    (out / "runs" / rid / "config.json").unlink()
+    (out / "runs" / rid / "weights.pt").unlink()
+    assert check_run(out, rid, d, 64) == f"{out / 'runs' / rid / 'weights.pt'}: missing"
+
+
 def test_a_broken_history_file_is_named_and_retrained(study, tmp_path, capsys):
     grid, out, reference = study
     rid = reference["run_id"].iloc[0]

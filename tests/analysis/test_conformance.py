@@ -1,0 +1,117 @@
+"""The conformance report: its checks against closed forms, its figures, `python -m analysis.conformance`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from analysis import conformance
+from analysis.conformance_checks import (
+    linear_vae_check,
+    probit_pvalues,
+    probit_rejections,
+    rate_distortion_check,
+)
+from analysis.conformance_figures import phase_diagram_figure, rd_conformance_figure
+from vaebench.closed_forms import blahut_arimoto_uniform, linear_vae_optimum
+
+
+def test_gaussianity_tests_reject_the_probit_latent_at_their_nominal_rate():
+    # the probit latent is exactly N(0, I): each test's rejections are Binomial(seeds, α) (per-dimension
+    # tests' smallest p over 2 independent dimensions: 1 − (1 − α)²); the exact interval, simultaneous over
+    # the 8 tests, must contain it
+    rates = probit_rejections(probit_pvalues(400, 200))
+    assert len(rates) == 8 and (rates["seeds"] == 400).all()
+    assert rates["consistent"].all(), rates
+    per_dim = rates[rates["test"].isin(["shapiro", "dagostino", "anderson", "ks"])]
+    assert (per_dim["null_rate"] == f"{1 - 0.95 ** 2:.4f}").all()
+
+
+def test_a_miscalibrated_test_is_flagged():
+    rng = np.random.default_rng(0)
+    pvalues = pd.DataFrame({"calibrated_pvalue": rng.random(2000), "liberal_pvalue": rng.random(2000) ** 1.5,
+                            "rejected": (rng.random(2000) < 0.2).astype(float)})
+    rates = probit_rejections(pvalues).set_index("test")
+    assert rates.loc["calibrated", "consistent"]
+    assert not rates.loc["liberal", "consistent"]  # P(U^1.5 < 0.05) = 0.136
+    assert not rates.loc["rejected", "consistent"]  # a family-wise rate of 0.2 is not ≤ α
+    ci = rates.loc["liberal"]
+    assert ci["rate_lo"] < ci["rate"] < ci["rate_hi"]
+
+
+@pytest.fixture(scope="module")
+def curve():
+    return [blahut_arimoto_uniform(s, n=400, tol=1e-3)[0] for s in (-10.0, -100.0, -1000.0)]
+
+
+def test_rate_distortion_check_counts_impossible_runs(curve):
+    opt = linear_vae_optimum(0.1)
+    points = pd.DataFrame({"distortion": [opt["error"], 0.01, 0.01], "rate": [opt["kl"], 3.0, 1.0],
+                           "group": "x"})
+    rd = rate_distortion_check(points, curve)
+    # the linear VAE's optimum lies exactly on the Gaussian upper bound
+    assert rd.loc[0, "below_gaussian"] == pytest.approx(0.0, abs=1e-12)
+    # 2·(−½ ln(2πe·0.005)) = 2.4 nats: a run with 1 nat at D = 0.01 is impossible, one with 3 is not
+    assert rd.loc[2, "shannon_bound"] == pytest.approx(-math.log(2 * math.pi * math.e * 0.005))
+    assert list(rd["below_lower"]) == [False, False, True]
+    assert (rd["shannon_bound"] <= rd["exact_rate"]).all()
+    assert (rd["exact_rate"] <= rd["gaussian_bound"]).all()
+
+
+def test_linear_vae_check_compares_with_the_closed_form():
+    opt = linear_vae_optimum(0.1)
+    runs = pd.DataFrame({"latent_dim": 2, "beta": 0.1, "recon_var": 0.5, "status": "ok", "active": 2.0,
+                         "seed": [0, 1], "error": [opt["error"] * 0.98, opt["error"] * 1.02],
+                         "kl_total": [opt["kl"], opt["kl"]]})
+    (row,) = linear_vae_check(runs).itertuples()
+    assert row.error == pytest.approx(opt["error"]) and row.error_rel_dev == pytest.approx(0.0, abs=1e-12)
+    assert row.error_lo < opt["error"] < row.error_hi and row.kl_dev == pytest.approx(0.0, abs=1e-12)
+
+
+def _summary() -> pd.DataFrame:
+    rows = []
+    for d in (2, 1):
+        for l2, shift in ((0.0, 1.0), (1e-3, 0.3)):
+            for k in range(1, d + 1):
+                bc = 0.2 * shift * (0.5 if k == 2 else 1.0)
+                rows.append({"latent_dim": d, "l2": l2, "level": k, "n": 3, "n_below": 0, "n_above": 0,
+                             "beta_c": bc, "beta_c_lo": bc / 1.2, "beta_c_hi": bc * 1.2,
+                             "bracket_ratio": 1.1})
+    rows.append({"latent_dim": 1, "l2": 3e-4, "level": 1, "n": 0, "n_below": 3, "n_above": 0,
+                 "beta_c": math.nan, "beta_c_lo": math.nan, "beta_c_hi": math.nan, "bracket_ratio": math.nan})
+    return pd.DataFrame(rows)
+
+
+def test_figures_take_tidy_frames_and_return_figures(curve):
+    linear = pd.DataFrame({"label": ["closed form", "trained"], "beta_c": [1 / 6, 0.17],
+                           "beta_c_lo": [math.nan, 0.15], "beta_c_hi": [math.nan, 0.19]})
+    fig = phase_diagram_figure(_summary(), linear)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    curves = conformance.rd_curves(pd.DataFrame([vars(p) for p in curve]))
+    assert set(curves["curve"]) == {"exact R(D) (Blahut–Arimoto)", "Shannon lower bound",
+                                    "Gaussian upper bound = linear VAE, d = 2", "linear VAE, d = 1"}
+    fig = rd_conformance_figure(curves, pd.DataFrame({"distortion": [0.1, 0.05], "rate": [0.6, 1.0],
+                                                      "group": ["a", "b"]}))
+    assert isinstance(fig, Figure) and len(fig.axes[0].collections) == 2
+
+
+def test_quick_report_writes_every_file(tmp_path):
+    out = tmp_path / "conf"
+    assert conformance.main(["--quick", "--out", str(out)]) == 0
+    for name in ("report.md", "report.html", "fig1_rate_distortion.png", "fig2_phase_diagram.png",
+                 "conformance.csv", "rate_distortion.csv", "probit.csv", "phase.csv"):
+        assert (out / name).stat().st_size > 0, name
+    table = pd.read_csv(out / "conformance.csv")
+    shannon = table[table["check"].str.contains("Shannon lower bound")]
+    assert shannon["measured (95% CI)"].iloc[0].startswith("0 of ")
+    assert "Checked against closed forms" in (out / "report.md").read_text()
+
+
+def test_bad_study_is_one_line_and_exit_2(tmp_path, capsys):
+    assert conformance.main(["--study", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --study") and err.count("\n") == 1

@@ -1,0 +1,286 @@
+"""Replay the mutation check of tests/MUTATIONS.md: plant each bug, run the tests that should catch it,
+put the code back.
+
+    python tests/mutate.py                 # every mutation (about 25 min on 2 busy cores)
+    python tests/mutate.py store-checksum grid-depth   # some, by id
+    python tests/mutate.py --list          # ids, files and tests
+    python tests/mutate.py --baseline      # each mutation's tests on the code as it is: must pass
+    python tests/mutate.py --markdown [LOG]   # the table of tests/MUTATIONS.md (results from LOG,
+                                              # the saved output of a replay)
+
+Each mutation replaces one exact snippet in one file (it must occur exactly once, else the mutation is
+reported ``stale``: the code moved, update the snippet) and runs ``pytest`` on its tests with ``-x``. A
+mutation is ``caught`` when pytest fails, ``MISSED`` when it passes. The file is restored whatever
+happens (Ctrl-C included). Run it from the repository root of a clean checkout, with nothing else
+running the tests in that checkout. Exit status 1 if any mutation is missed or stale.
+
+To add a mutation: append a ``Mutation`` to MUTATIONS (a short id, the file, the exact snippet, its
+replacement, what bug it plants, the tests that catch it), run ``python tests/mutate.py ID``, then
+regenerate the table with ``--markdown``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 900
+
+
+@dataclass(frozen=True)
+class Mutation:
+    id: str
+    file: str
+    old: str
+    new: str
+    bug: str
+    tests: tuple[str, ...]  # pytest arguments: node ids, or a path and "-k EXPR"
+
+
+M = Mutation
+T_TAMPER = "tests/reliability/test_tampered_study.py"
+T_HOSTILE = "tests/reliability/test_hostile_cli.py"
+MUTATIONS = [
+    # --- the two of issue 16 that no test caught before ---
+    M("likelihood-no-max-shift", "vaebench/metrics/likelihood.py",
+      "top = log_w.max(axis=0)", "top = 0 * log_w.max(axis=0)",
+      "IWAE log-sum-exp without the max shift (−inf for a decoder far from the data)",
+      ("tests/metrics/test_metrics_likelihood_extreme.py",)),
+    M("config-recon-var-closed", "vaebench/config.py",
+      'check_float("recon_var", self.recon_var, 0.0, open_low=True)',
+      'check_float("recon_var", self.recon_var, 0.0)',
+      "recon_var = 0 accepted (closed lower bound)",
+      ("tests/test_config.py", "-k", "open_lower_bounds")),
+    M("likelihood-recon-var-closed", "vaebench/metrics/likelihood.py",
+      'check_fraction("recon_var", recon_var, high=np.inf)',
+      'check_fraction("recon_var", recon_var, open_low=False, high=np.inf)',
+      "likelihood_bounds accepts recon_var = 0", ("tests/metrics/test_metrics_likelihood_extreme.py",)),
+    # --- config ---
+    M("config-int-low-off-by-one", "vaebench/config.py",
+      "    if value < low or (high", "    if value < low - 1 or (high",
+      "check_int accepts low − 1 (latent_dim = 0, steps = 0)",
+      ("tests/test_grid.py", "-k", "bad_grid_file_gives")),
+    M("config-float-no-finite", "vaebench/config.py",
+      "if not math.isfinite(value) or value < low", "if value < low",
+      "check_float accepts NaN and inf", ("tests/test_grid.py", "-k", "bad_grid_file_gives")),
+    M("config-bool-as-number", "vaebench/config.py",
+      "if isinstance(value, bool) or not isinstance(value, int | float):",
+      "if not isinstance(value, int | float):",
+      "check_float takes True for 1.0", ("tests/test_grid.py", "-k", "bad_grid_file_gives")),
+    M("config-show-uncut", "vaebench/config.py",
+      "def show(value: Any, width: int = SHOW_WIDTH)", "def show(value: Any, width: int = 10**9)",
+      "echoed values not cut (a 5 MB error line)", ("tests/test_config.py", "-k", "echoed")),
+    # --- grid ---
+    M("grid-depth-limit", "vaebench/grid.py",
+      "if depth > MAX_DEPTH:", "if depth > 100 * MAX_DEPTH:",
+      "no nesting limit (3 000 nested headers: RecursionError)",
+      ("tests/test_grid.py", "-k", "bad_grid_file_gives or nesting_up")),
+    M("grid-key-length-off-by-one", "vaebench/grid.py",
+      "len(key) > MAX_KEY:", "len(key) > MAX_KEY + 1:",
+      "a key of MAX_KEY + 1 characters accepted", ("tests/test_grid.py", "-k", "keys_longer")),
+    M("grid-toml-recursion", "vaebench/grid.py",
+      "        except RecursionError:  # tomllib", "        except ZeroDivisionError:  # tomllib",
+      "tomllib's RecursionError on 1 000 nested inline tables not turned into a message",
+      ("tests/test_grid.py", "-k", "bad_grid_file_gives")),
+    M("grid-max-runs", "vaebench/grid.py",
+      "if total > MAX_RUNS:", "if total > 2 * MAX_RUNS:",
+      "the run limit doubled", ("tests/test_grid.py", "-k", "bad_grid_file_gives")),
+    M("grid-size-sum", "vaebench/grid.py",
+      "return math.prod(len(v) for _, v in self.paths)", "return sum(len(v) for _, v in self.paths)",
+      "grid size as the sum of the axes, not their product",
+      ("tests/test_grid.py", "-k", "bad_grid_file_gives")),
+    M("grid-study-and-axis", "vaebench/grid.py",
+      "if is_main and key in study:", "if False:",
+      "a key both in [study] and [grid] accepted", ("tests/test_grid.py", "-k", "bad_grid_file_gives")),
+    # --- integrity (store checks) ---
+    M("integrity-run-id-unchecked", "vaebench/integrity.py",
+      "bad_ids = [v for v in ids if not (isinstance(v, str) and RUN_ID.fullmatch(v))]", "bad_ids = []",
+      "run ids not checked (a part may name ../../etc)", (T_TAMPER, "-k", "wrong_types_is_named")),
+    M("integrity-integer-fraction", "vaebench/integrity.py",
+      "(as_float != np.round(as_float))", "(as_float != as_float)",
+      "an integer column may hold 0.5", (T_TAMPER, "-k", "wrong_types_is_named")),
+    M("integrity-no-json-check", "vaebench/integrity.py",
+      "                    json.loads(v)\n", "                    pass\n",
+      "hidden/params not parsed as JSON", (T_TAMPER, "-k", "wrong_types_is_named")),
+    M("integrity-text-numbers", "vaebench/integrity.py",
+      "elif not pd.api.types.is_numeric_dtype(values.dtype) or",
+      "elif False and not pd.api.types.is_numeric_dtype(values.dtype) or",
+      "a metric or number column may hold text (diverged_step = 'n/a')",
+      (T_TAMPER, "-k", "wrong_types")),
+    M("integrity-status-unchecked", "vaebench/integrity.py",
+      'bad_status = [v for v in df["status"] if v not in STATUSES]', "bad_status = []",
+      "any status accepted", (T_TAMPER, "-k", "wrong_types_is_named")),
+    M("integrity-object-arrays", "vaebench/integrity.py",
+      'if dtype.kind not in "fiu":', 'if dtype.kind not in "fiuO":',
+      "object arrays pass the header check", (T_TAMPER, "-k", "broken_arrays_files")),
+    M("integrity-rows-unchecked", "vaebench/integrity.py",
+      "if shape != want or n < 1", "if shape[1:] != want[1:] or n < 1",
+      "arrays of too few rows accepted", (T_TAMPER, "-k", "broken_arrays_files")),
+    M("integrity-n-eval-unchecked", "vaebench/integrity.py",
+      "if n_eval is not None and n != n_eval:", "if n_eval is not None and n > n_eval:",
+      "arrays of fewer points than n_eval accepted", (T_TAMPER, "-k", "another_evaluation")),
+    M("integrity-study-not-object", "vaebench/integrity.py",
+      "    if not isinstance(data, dict):\n", "    if False:\n",
+      "study.json of 5 accepted", (T_TAMPER, "-k", "study_json")),
+    M("integrity-runs-unchecked", "vaebench/integrity.py",
+      "if not (isinstance(rid, str) and RUN_ID.fullmatch(rid)", "if False and not (isinstance(rid, str)",
+      "study.json runs of any shape accepted", (T_TAMPER, "-k", "study_json")),
+    # --- store ---
+    M("store-checksum-skipped", "vaebench/store.py",
+      'if path.name != f"{PART_PREFIX}{digest}{PART_SUFFIX}":', "if False:",
+      "a part's bytes not compared with its name", ("tests/test_store.py", "-k", "damaged_part")),
+    M("store-schema-skipped", "vaebench/store.py",
+      "    integrity.check_part_table(df, BASE_COLUMNS)\n", "",
+      "a part's schema and dtypes not checked", (T_TAMPER, "-k", "wrong_types_is_named")),
+    M("store-last-wins", "vaebench/store.py",
+      'drop_duplicates("run_id", keep="first")', 'drop_duplicates("run_id", keep="last")',
+      "a later duplicate row replaces the first stored", ("tests/test_store.py", "-k", "union")),
+    M("store-quarantine-in-place", "vaebench/store.py",
+      "    os.replace(path, target)\n    return target", "    return target",
+      "a corrupted part is not moved aside", (T_TAMPER, "-k", "reported_around")),
+    M("store-empty-out", "vaebench/store.py",
+      "    if not str(out_dir).strip():\n", "    if False:\n",
+      "run_study('') writes the study into the working directory",
+      ("tests/test_store.py", "-k", "empty_out")),
+    M("store-artifacts-unchecked", "vaebench/store.py",
+      "        integrity.check_arrays_file(path)\n        with np.load", "        with np.load",
+      "arrays.npz loaded without the checks (an object array passes as a pickle error)",
+      ("tests/reliability/test_faults_store.py", "-k", "unpickled")),
+    M("store-weights-pickle", "vaebench/store.py",
+      "weights_only=True, map_location", "weights_only=False, map_location",
+      "weights.pt unpickled (runs code)", ("tests/reliability/test_faults_store.py", "-k", "unpickled")),
+    M("store-broken-not-ok-only", "vaebench/store.py",
+      'ok = stored.loc[stored["status"] == "ok", "run_id"]',
+      'ok = stored.loc[stored["status"] != "ok", "run_id"]',
+      "artifacts of the wrong runs checked (broken ok runs never retrained)",
+      (T_TAMPER, "-k", "retrains_runs")),
+    # --- runner (retrain broken runs) ---
+    M("runner-broken-kept", "vaebench/runner.py",
+      "done -= {rid for rid, _ in broken}", "done -= set()",
+      "runs with broken artifacts count as done", (T_TAMPER, "-k", "retrains_runs")),
+    # --- memory ---
+    M("memory-one-layer", "vaebench/memory.py",
+      "return 4 * rows * 2 * width", "return 4 * rows * width",
+      "one layer's output counted, not two", ("tests/test_memory.py",)),
+    M("memory-no-eval-peak", "vaebench/memory.py",
+      "evaluation = sum(kept_eval_bytes(c, n_eval) for c in configs) + max(",
+      "evaluation = sum(kept_eval_bytes(c, n_eval) for c in configs) + 0 * max(",
+      "evaluation's working set left out of the estimate",
+      ("tests/test_memory.py", "-k", "dry_run or will_not")),
+    M("memory-cuda-on-host", "vaebench/memory.py",
+      'if configs[0].device == "cuda":', 'if configs[0].device == "gpu":',
+      "training on CUDA counted on the host, GPU memory never checked",
+      ("tests/test_memory.py", "-k", "cuda")),
+    M("memory-fraction", "vaebench/memory.py",
+      "MEMORY_FRACTION = 0.8", "MEMORY_FRACTION = 8.0",
+      "the budget ten times the memory", ("tests/test_memory.py", "-k", "budget")),
+    # --- command lines ---
+    M("cli-no-line-limit", "vaebench/cli.py",
+      'return text if len(text) <= limit else', 'return text if True else',
+      "error lines not cut", (T_HOSTILE, "-k", "one_line_cuts")),
+    M("cli-traceback", "vaebench/cli.py",
+      '        print(crash_line(err, getattr(args, "out", None), "python -m vaebench"), file=sys.stderr)\n'
+      '        return 1',
+      "        raise",
+      "an unexpected exception prints a traceback", (T_HOSTILE, "-k", "unexpected_exception_in_run")),
+    M("cli-empty-out", "vaebench/cli.py",
+      '    _check_dir("--out", args.out)\n', "",
+      "--out '' accepted by the command line", (T_HOSTILE, "-k", "empty_out")),
+    M("cli-quiet-warnings", "vaebench/cli.py",
+      '        warnings.simplefilter("ignore", RuntimeWarning)\n', "",
+      "--quiet lets numpy's overflow warnings through", (T_HOSTILE, "-k", "quiet")),
+    M("report-foreign-rows", "analysis/report.py",
+      'grid_ids = [r["run_id"] for r in study.get("runs", [])] or None', "grid_ids = None",
+      "rows of no grid run reported", (T_TAMPER, "-k", "no_grid_run")),
+    M("report-empty-paths", "analysis/report.py",
+      "        if value is not None and not value.strip():", "        if False:",
+      "the report accepts --from '' (and --out '', which would train the default study)",
+      (T_HOSTILE, "-k", "report_refuses and from")),
+    M("assemble-broken-stops", "analysis/assemble.py",
+      "        except Exception as err:  # noqa: BLE001\n            broken[rid]",
+      "        except ZeroDivisionError as err:  # noqa: BLE001\n            broken[rid]",
+      "one broken arrays.npz stops the whole report", (T_TAMPER, "-k", "broken_arrays_files")),
+    M("assemble-broken-plotted", "analysis/assemble.py",
+      'out.loc[hit, "status"] = BROKEN', 'out.loc[hit, "status"] = "ok"',
+      "a broken run stays ok (plotted, averaged, not listed)", (T_TAMPER, "-k", "broken_arrays_files")),
+]
+
+
+def _pytest(m: Mutation) -> int | None:
+    """pytest's exit status on the mutation's tests (None: it ran past TIMEOUT)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                               "--benchmark-disable", *m.tests], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=TIMEOUT).returncode
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def run_one(m: Mutation, baseline: bool = False) -> tuple[str, float]:
+    """Plant ``m``, run its tests, restore the file. With ``baseline``: run its tests on the code as it
+    is (they must pass, else a "caught" would prove nothing)."""
+    path = ROOT / m.file
+    original = path.read_text()
+    if original.count(m.old) != 1:
+        return f"stale ({original.count(m.old)} matches)", 0.0
+    start = time.monotonic()
+    if baseline:
+        rc = _pytest(m)
+        return ("baseline ok" if rc == 0 else f"BASELINE FAILS (exit {rc})"), \
+            time.monotonic() - start
+    try:
+        path.write_text(original.replace(m.old, m.new))
+        rc = _pytest(m)
+    finally:
+        path.write_text(original)
+    status = "caught (timeout)" if rc is None else "caught" if rc == 1 else "MISSED" if rc == 0 else \
+        f"error (pytest exit {rc})"
+    return status, time.monotonic() - start
+
+
+def markdown(log: str | None = None) -> str:
+    """The table of tests/MUTATIONS.md; with ``log`` (the output of a replay), a result column."""
+    results = {}
+    for line in Path(log).read_text().splitlines() if log else []:
+        status, _, rest = line.partition("  ")
+        mid = rest.split(" s  ", 1)[-1].split(":", 1)[0]
+        results[mid] = status.strip()
+    rows = ["| id | module | mutation | caught by | result |", "|---|---|---|---|---|"]
+    for m in MUTATIONS:
+        rows.append(f"| `{m.id}` | `{m.file}` | {m.bug} | `{' '.join(m.tests)}` | {results.get(m.id, '')} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--markdown"]:
+        print(markdown(argv[1] if len(argv) > 1 else None))
+        return 0
+    if "--list" in argv:
+        for m in MUTATIONS:
+            print(f"{m.id:32} {m.file:34} {' '.join(m.tests)}")
+        return 0
+    baseline = "--baseline" in argv
+    argv = [a for a in argv if a != "--baseline"]
+    chosen = [m for m in MUTATIONS if not argv or m.id in argv]
+    unknown = set(argv) - {m.id for m in MUTATIONS}
+    if unknown:
+        print(f"unknown mutation ids: {sorted(unknown)} (see --list)", file=sys.stderr)
+        return 2
+    bad = 0
+    for m in chosen:
+        status, seconds = run_one(m, baseline)
+        bad += not status.startswith("baseline ok" if baseline else "caught")
+        print(f"{status:24} {seconds:6.1f} s  {m.id}: {m.bug}", flush=True)
+    print(f"{len(chosen) - bad} of {len(chosen)} " + ("test selections pass unmutated" if baseline
+                                                       else "mutations caught"))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,112 @@
+"""The phase diagram of posterior collapse (vaebench.collapse) and its `collapse` subcommand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaebench.cli import main
+from vaebench.closed_forms import linear_vae_critical_beta
+from vaebench.collapse import CollapseSearch, refinement, search, summarise, transitions
+
+
+def _runs(counts: dict[float, list[int]], latent_dim: int = 2, l2: float = 0.0) -> pd.DataFrame:
+    """Synthetic runs: β -> active directions per seed."""
+    return pd.DataFrame([{"latent_dim": latent_dim, "l2": l2, "beta": b, "seed": s, "active": a,
+                          "status": "ok"} for b, per_seed in counts.items() for s, a in enumerate(per_seed)])
+
+
+def test_transitions_bracket_each_level_per_seed():
+    runs = _runs({0.01: [2, 2], 0.1: [1, 2], 1.0: [0, 1], 10.0: [0, 1]})
+    t = transitions(runs).set_index(["seed", "level"])
+    assert (t.loc[(0, 2), "beta_below"], t.loc[(0, 2), "beta_above"]) == (0.01, 0.1)
+    assert (t.loc[(0, 1), "beta_below"], t.loc[(0, 1), "beta_above"]) == (0.1, 1.0)
+    assert t.loc[(0, 1), "beta_c"] == pytest.approx(math.sqrt(0.1))
+    assert (t.loc[(1, 2), "beta_below"], t.loc[(1, 2), "beta_above"]) == (0.1, 1.0)
+    # seed 1 keeps one direction to the ladder's top: outside, no estimate
+    assert t.loc[(1, 1), "beta_below"] == 10.0 and math.isnan(t.loc[(1, 1), "beta_c"])
+
+
+def test_a_run_left_on_the_collapsed_saddle_below_the_bracket_is_an_inversion():
+    # seed 0 stayed collapsed at β = 0.1 but kept its direction at 0.2: the bracket is (0.2, 0.4)
+    t = transitions(_runs({0.05: [1, 1], 0.1: [0, 1], 0.2: [1, 1], 0.4: [0, 0]}, latent_dim=1))
+    assert list(t["beta_below"]) == [0.2, 0.2] and list(t["beta_above"]) == [0.4, 0.4]
+    assert list(t["inversions"]) == [1, 0]
+    assert summarise(t)["inversions"].item() == 1
+
+
+def test_a_transition_below_the_ladder_has_no_lower_end():
+    t = transitions(_runs({0.1: [0, 0], 1.0: [0, 0]}, latent_dim=1))
+    assert t["beta_below"].isna().all() and (t["beta_above"] == 0.1).all()
+
+
+def test_refinement_fills_the_brackets_and_steps_beyond_the_ladder():
+    runs = pd.concat([_runs({0.01: [2, 2], 0.1: [1, 2], 1.0: [0, 1]}),
+                      _runs({0.1: [0, 0], 1.0: [0, 0]}, latent_dim=1)])
+    new = refinement(transitions(runs), points=1)
+    # d = 2: level 2 spans [0.01, 1.0], level 1 [0.1, 1.0] (seed 1 outside: 3.0 beyond the top)
+    assert new[(2, 0.0)] == pytest.approx(sorted([0.1, math.sqrt(0.1), 3.0]))
+    assert new[(1, 0.0)] == pytest.approx([0.1 / 3])
+
+
+def test_summary_interval_is_a_t_interval_on_log_beta_widened_by_the_bracket():
+    trans = pd.DataFrame({"latent_dim": 1, "l2": 0.0, "seed": [0, 1, 2], "level": 1,
+                          "beta_below": [0.1, 0.12, 0.09], "beta_above": [0.11, 0.13, 0.1], "inversions": 0})
+    trans["beta_c"] = np.sqrt(trans["beta_below"] * trans["beta_above"])
+    (row,) = summarise(trans).itertuples()
+    logs = np.log(trans["beta_c"])
+    ratio = max(0.11 / 0.1, 0.13 / 0.12, 0.1 / 0.09)
+    half = 4.302653 * logs.std(ddof=1) / math.sqrt(3) + 0.5 * math.log(ratio)
+    assert row.n == 3 and row.n_below == row.n_above == 0
+    assert row.beta_c == pytest.approx(math.exp(logs.mean()))
+    assert (row.beta_c_lo, row.beta_c_hi) == pytest.approx((math.exp(logs.mean() - half),
+                                                            math.exp(logs.mean() + half)), rel=1e-5)
+
+
+@pytest.mark.parametrize(("changes", "field"), [({"ladder": []}, "betas"), ({"ladder": [0.1, 0.0]}, "betas"),
+                                                 ({"ladder": [-1.0]}, "betas"), ({"seeds": [3]}, "seeds"),
+                                                 ({"seeds": [1, 1]}, "seeds"), ({"lambdas": [-1e-3]}, "l2"),
+                                                 ({"latent_dims": [3]}, "latent_dims"),
+                                                 ({"run": {"beta": 1.0}}, "run")])
+def test_bad_searches_are_refused_naming_the_field(changes, field):
+    with pytest.raises(ValueError, match=field):
+        CollapseSearch(**changes)
+
+
+@pytest.mark.parametrize("argv", [["--betas"], ["--betas", "0.1", "-0.5"], ["--betas", "0"], ["--seeds", "1"],
+                                  ["--l2", "-1"], ["--steps", "0"]])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv):
+    assert main(["collapse", "--out", str(tmp_path / "c"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_writes_runs_and_summary(tmp_path, capsys):
+    out = tmp_path / "c"
+    argv = ["collapse", "--out", str(out), "--latent-dims", "1", "--l2", "0", "--betas", "0.05", "2",
+            "--seeds", "2", "--rounds", "1", "--points", "1", "--steps", "100", "--hidden", "4",
+            "--n-eval", "200"]
+    assert main(argv) == 0
+    runs, summary = pd.read_csv(out / "runs.csv"), pd.read_csv(out / "summary.csv")
+    assert set(runs["round"]) == {0, 1} and len(runs[runs["round"] == 0]) == 2 * 2
+    assert (runs.groupby("beta")["seed"].nunique() == 2).all()  # every β for every seed
+    assert list(summary["level"]) == [1]
+    assert "d = 1, λ = 0" in capsys.readouterr().out
+
+
+def test_linear_vae_collapses_at_the_closed_form_beta_all_directions_at_once():
+    # ladder chosen so that no trained β lies within 20 % of β_c = 1/6, where convergence slows down
+    spec = CollapseSearch(latent_dims=(2, 1), lambdas=(0.0,), ladder=(0.04, 0.12, 0.36), seeds=(0, 1),
+                          rounds=1, points=1, n_eval=2000,
+                          run={"hidden": [], "lr": 2e-2, "steps": 3000, "batch_size": 256, "n_train": 5000})
+    trans = transitions(search(spec))
+    bc = linear_vae_critical_beta(0.5)
+    assert len(trans) == 2 * 2 + 2 * 1
+    assert (trans["beta_below"] < bc).all() and (trans["beta_above"] > bc).all()
+    d2 = trans[trans["latent_dim"] == 2].pivot(index="seed", columns="level", values="beta_c")
+    assert (d2[1] == d2[2]).all()  # both directions of the square collapse at once
+    summary = summarise(trans)
+    assert ((summary["beta_c_lo"] < bc) & (bc < summary["beta_c_hi"])).all()
