@@ -33,7 +33,6 @@ import pandas as pd
 import torch
 
 from vaebench import cpu_kernel, store
-from vaebench import workers as workers_
 from vaebench.config import RunConfig, check_int
 from vaebench.engine import CHUNK, group_key, resolve_device, train
 from vaebench.grid import Grid, run_id
@@ -68,7 +67,7 @@ def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, th
 
     ``configs``: RunConfig dicts (devices resolved); ``run_ids``: their ids, checked against this
     process's vaebench (a worker with another RESULTS_VERSION fails loudly); ``threads`` pins torch's
-    thread count in this process. Rows carry ``engine`` (the path that trained the run: "fused", "kernel",
+    thread count in this process. Rows carry ``engine`` (the path that trained the run: "fused",
     "operators" or "analytic") and timings in seconds: ``train_seconds`` (the group's wall time per run)
     and ``eval_seconds``.
     """
@@ -167,9 +166,8 @@ def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", schedul
     """Validate a study without writing or training anything (see :func:`run_study` for the arguments);
     ValueError naming the argument or key, its value and what is allowed."""
     grid = grid_or_path if isinstance(grid_or_path, Grid) else Grid.from_toml(grid_or_path)
-    # a bad VAEBENCH_CPU_KERNEL or VAEBENCH_CPU_WORKERS stops here, before anything is written
+    # a bad VAEBENCH_CPU_KERNEL stops here, before anything is written
     cpu_kernel.mode()
-    workers_.mode()
     shard_size = check_int("shard_size", shard_size, 1, 1_000_000)
     n_eval = grid.n_eval if n_eval is None else check_int("n_eval", n_eval, 10, 1_000_000)
     if workers is not None:
