@@ -25,7 +25,7 @@ def _state(variant: str, m: int, d: int, batch: int, hidden=(7, 5), **kw) -> Gro
     cfgs = [RunConfig(variant=variant, latent_dim=d, batch_size=batch, hidden=hidden, n_train=200, steps=50,
                       seed=s, **{**settings[s % 3], **kw}) for s in range(m)]
     v = get_variant(variant)
-    return GroupState(cfgs, v, FusedRoute.train_layout(d, cfgs[0].hidden, v.stochastic))
+    return GroupState(cfgs, v, FusedRoute.train_layout(v, cfgs[0]))
 
 
 def _draws(state: GroupState, seed: int = 0):

@@ -147,7 +147,7 @@ class _Trained:
     """One part's outcome: parameters [m, P] (public layout), logged values [n_logged, n_names, m], their
     names and steps, the step each model died at (−1: never) and the route that trained it."""
 
-    flat: torch.Tensor | None
+    flat: torch.Tensor
     history: np.ndarray
     names: list[str]
     steps: list[int]
@@ -158,34 +158,34 @@ class _Trained:
 def _train_part(cfgs: list[RunConfig], log_every: int | None,
                 progress: Callable[[int], None] | None) -> _Trained:
     c0, variant = cfgs[0], get_variant(cfgs[0].variant)
-    if not variant.trainable:
-        return _Trained(None, np.zeros((0, 0, len(cfgs))), [], [], np.full(len(cfgs), -1), "analytic")
     torch.set_flush_denormal(True)  # per thread: denormal weights slow steps down up to 10× (FACTS.md)
-    steps, every = c0.steps, log_every or max(1, c0.steps // 100)
     route_cls = routes.select(variant, c0)
-    state = GroupState(cfgs, variant, route_cls.train_layout(c0.latent_dim, c0.hidden, variant.stochastic))
+    state = GroupState(cfgs, variant, route_cls.train_layout(variant, c0))
     route = route_cls(state)
     streams = Streams(cfgs, variant.stochastic, variant.needs_prior)
-    logged_steps, logged, names = [], [], None
-    for t0 in range(0, steps, CHUNK):
-        n_chunk = min(CHUNK, steps - t0)
+    every = log_every or max(1, c0.steps // 100)
+    logged_steps, logged, names = [], [], []
+    for t0 in range(0, route.steps, CHUNK):
+        n_chunk = min(CHUNK, route.steps - t0)
         idx, noise, prior = streams.chunk(n_chunk, c0.device, route.feature_major)
         route.load(state.batches(idx, route.feature_major), noise, prior)
         for j in range(n_chunk):
             t = t0 + j
-            log = t % every == 0 or t == steps - 1
+            log = t % every == 0 or t == route.steps - 1
             route.step(t, j, log)
             if log:
                 values = route.logged()
                 values["beta"] = state.coefs.betas[t]
                 values["total"] = values.pop("total")
                 names = names or list(values)
-                logged.append(torch.stack([values[k] for k in names]))
+                logged.append(torch.stack([values[k] for k in names]).cpu())
                 logged_steps.append(t)
         if progress is not None:
             progress(n_chunk * len(cfgs))
-    return _Trained(state.unpadded(), torch.stack(logged).cpu().numpy(), names, logged_steps,
-                    state.died_at.cpu().numpy(), route.name)
+    if progress is not None and route.steps < c0.steps:  # what a route does not take counts as done
+        progress((c0.steps - route.steps) * len(cfgs))
+    history = torch.stack(logged).numpy() if logged else np.zeros((0, 0, len(cfgs)), dtype=np.float32)
+    return _Trained(state.unpadded(), history, names, logged_steps, state.died_at.cpu().numpy(), route.name)
 
 
 @contextlib.contextmanager
@@ -205,7 +205,7 @@ def _results(cfgs: list[RunConfig], part: _Trained, seconds: float) -> list[Trai
     for m, c in enumerate(cfgs):
         hist = pd.DataFrame(part.history[:, :, m], columns=part.names)
         hist.insert(0, "step", part.steps)
-        model = variant.module(c, None if part.flat is None else part.flat[m])
+        model = variant.module(c, part.flat[m])
         died = int(part.died[m])
         if died >= 0:
             results.append(TrainResult(c, "diverged", hist, model, seconds, died,

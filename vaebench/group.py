@@ -56,7 +56,7 @@ class GroupState:
         self.cfgs, self.variant, self.m, self.d = cfgs, variant, len(cfgs), c0.latent_dim
         self.steps = c0.steps
         self.batch, self.device, self.wide = c0.batch_size, dev, wide
-        self.layout = Layout.build(2, self.d, c0.hidden, variant.stochastic)
+        self.layout = variant.layout(c0)
         self.index = torch.from_numpy(pad_index(self.layout, wide)).to(dev)
         init = np.stack([init_flat(self.layout, stream_rng(c.seed, "init")) for c in cfgs])
         self.flat = torch.zeros(self.m, -(-wide.n_params // 64) * 64, device=dev)

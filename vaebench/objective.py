@@ -94,8 +94,6 @@ def table(variant, beta: Tensor, params: dict[str, Tensor], steps: int, step: Te
         step = torch.arange(beta.shape[0], dtype=beta.dtype, device=beta.device).unsqueeze(-1)
     terms = list(variant.terms(Coefficients(beta, params, step.to(beta.dtype), steps)))
     where = f"variant {variant.name!r}: terms"
-    if not terms:
-        raise ValueError(f"{where} is empty; state at least one Term")
     for term in terms:
         if term.stat not in STATS or term.shape not in SHAPES:
             raise ValueError(f"{where}: {term.stat!r}/{term.shape!r}; allowed statistics {list(STATS)}, "
@@ -112,9 +110,11 @@ def table(variant, beta: Tensor, params: dict[str, Tensor], steps: int, step: Te
         return torch.as_tensor(v, dtype=beta.dtype, device=beta.device).expand(beta.shape)
 
     logged = ("recon",) + (("kl",) if variant.stochastic else ()) + (("mmd",) if kernels else ())
+    def stack(values) -> Tensor:  # [n_terms, S, M]; no terms (a reference: nothing to optimise) is n = 0
+        return torch.stack(values).contiguous() if values else beta.new_zeros((0, *beta.shape))
+
     return Table(tuple(t.stat for t in terms), tuple(t.shape for t in terms),
-                 torch.stack([full(t.weight) for t in terms]).contiguous(),
-                 torch.stack([full(t.at) for t in terms]).contiguous(), logged)
+                 stack([full(t.weight) for t in terms]), stack([full(t.at) for t in terms]), logged)
 
 
 def statistics(tab: Table, x: Tensor, recon: Tensor, mu: Tensor, logvar: Tensor | None, z: Tensor,

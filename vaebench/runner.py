@@ -36,7 +36,6 @@ from vaebench import cpu_kernel, store
 from vaebench.config import RunConfig, check_int
 from vaebench.engine import CHUNK, group_key, resolve_device, train
 from vaebench.grid import Grid, run_id
-from vaebench.model import Layout
 from vaebench.variants import get_variant
 
 DEFAULT_SHARD_SIZE = 64
@@ -116,12 +115,11 @@ def estimate_run_bytes(cfg: RunConfig, n_eval: int) -> int:
     """Rough peak memory of one run inside a shard, in bytes (float32): training data, parameters with
     gradient and Adam moments, one step's activations forward and backward, the pre-drawn chunk of
     minibatch indices and noise, and the evaluation arrays."""
-    variant, d, b = get_variant(cfg.variant), cfg.latent_dim, cfg.batch_size
+    d, b = cfg.latent_dim, cfg.batch_size
     evaluation = 4 * n_eval * (16 + 6 * d)
-    if not variant.trainable:
-        return evaluation
-    n_params = Layout.build(2, d, cfg.hidden, variant.stochastic).n_params
-    words = (2 * cfg.n_train + 6 * n_params + 8 * b * (2 * sum(cfg.hidden) + 4 * d + 4)
+    layout = get_variant(cfg.variant).layout(cfg)  # an analytic reference's has no layers
+    widths = sum(ly.n_out for ly in layout.encoder + layout.decoder)
+    words = (2 * cfg.n_train + 6 * layout.n_params + 8 * b * (widths + 2 * d + 2)
              + CHUNK * b * (2 + 2 * d))
     return 4 * words + evaluation
 
@@ -330,10 +328,6 @@ class _Progress:
             self.bar.close()
 
 
-def _steps(cfg: RunConfig) -> int:
-    return cfg.steps if get_variant(cfg.variant).trainable else 0
-
-
 def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: str = "local",
               scheduler: str | None = None, device: str | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
               progress: bool = True, n_eval: int | None = None, workers: int | None = None,
@@ -362,7 +356,7 @@ def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: st
         done = {rid for _, df in scan.good for rid in df["run_id"]}
         pending = [i for i, rid in enumerate(plan.run_ids) if rid not in done]
         n_runs, n_stored = len(plan.run_ids), len(plan.run_ids) - len(pending)
-        report = _Progress(progress, plan.grid.name, n_runs, sum(_steps(plan.configs[i]) for i in pending),
+        report = _Progress(progress, plan.grid.name, n_runs, sum(plan.configs[i].steps for i in pending),
                            n_stored)
         for path, why in scan.corrupt:
             moved = store.quarantine(path)
@@ -394,6 +388,6 @@ def _execute(plan: StudyPlan, out: Path, shards: list[list[int]], report: _Progr
             for rec in records:
                 store.write_run(out, rec.run_id, by_id[rec.run_id], rec.arrays, rec.history, rec.state_dict)
             store.write_part(out, [rec.row for rec in records])
-            report.shard(len(records), sum(_steps(plan.configs[i]) for i in shards[k]))
+            report.shard(len(records), sum(plan.configs[i].steps for i in shards[k]))
     finally:
         ex.close()

@@ -18,12 +18,12 @@ class FusedRoute:
     feature_major = False  # minibatches [M, steps, B, 2], noise and prior [M, steps, B, d]
 
     @staticmethod
-    def train_layout(latent_dim: int, hidden: tuple[int, ...], stochastic: bool) -> Layout:
+    def train_layout(variant, cfg) -> Layout:
         # the public layout: the kernel pads inside its own buffers (padding the layout to 16 was no faster)
-        return Layout.build(2, latent_dim, hidden, stochastic)
+        return variant.layout(cfg)
 
     def __init__(self, state: GroupState):
-        self.state, self.lib = state, cpu_kernel.load()
+        self.state, self.lib, self.steps = state, cpu_kernel.load(), state.steps
         tab, m, p = state.table, state.m, state.flat.shape[1]
         self.specs = cpu_kernel.spec(state.wide.encoder), cpu_kernel.spec(state.wide.decoder)
         enc, dec = (s.data_ptr() for s in self.specs)

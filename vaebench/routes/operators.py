@@ -20,11 +20,11 @@ class OperatorsRoute:
     feature_major = True  # minibatches [steps, M, 2, B], noise [steps, M, d, B], prior [steps, M, B, d]
 
     @staticmethod
-    def train_layout(latent_dim: int, hidden: tuple[int, ...], stochastic: bool) -> Layout:
-        return Layout.build(2, latent_dim, padded_hidden(hidden), stochastic)
+    def train_layout(variant, cfg) -> Layout:
+        return Layout.build(2, cfg.latent_dim, padded_hidden(cfg.hidden), variant.stochastic)
 
     def __init__(self, state: GroupState):
-        self.state = state
+        self.state, self.steps = state, state.steps
         wide, m = state.wide, state.m
         self.encoder = StackedMLP(state.flat, wide.encoder)
         self.decoder = StackedMLP(state.flat, wide.decoder)

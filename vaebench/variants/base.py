@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 if TYPE_CHECKING:
     from vaebench.config import RunConfig
+    from vaebench.model import Layout
     from vaebench.objective import Coefficients, Term
 
 
@@ -58,7 +59,6 @@ class Variant:
     Params: ClassVar[type] = NoParams
     stochastic: ClassVar[bool] = True  # encoder gives (μ, log σ²) and z is sampled; else z = μ
     needs_prior: ClassVar[bool] = False  # engine passes N(0, I) samples in LossInputs.prior
-    trainable: ClassVar[bool] = True  # False: an analytic model, nothing to train
     reference: ClassVar[str] = ""
 
     def terms(self, c: Coefficients) -> list[Term]:
@@ -101,6 +101,13 @@ class Variant:
 
     def check_config(self, cfg: RunConfig) -> None:
         """Checks that tie the variant to other fields of the run (e.g. probit needs a 2-D latent)."""
+
+    def layout(self, cfg: RunConfig) -> Layout:
+        """Where the model's parameters sit in one flat row (:class:`vaebench.model.Layout`): the MLP
+        encoder and decoder of ``cfg``'s shape. A reference with nothing to train has none."""
+        from vaebench.model import Layout
+
+        return Layout.build(2, cfg.latent_dim, cfg.hidden, self.stochastic)
 
     def module(self, cfg: RunConfig, flat: Tensor | None) -> nn.Module:
         """The trained model as a plain ``nn.Module`` built from one row of stacked parameters."""
