@@ -4,8 +4,9 @@
  * PyTorch operators over [M, ...] tensors every product streams all M models' activations through memory
  * and pays a dispatch; here one model's whole MLP (weights ~10 KB, activations ~16 KB per layer) stays in
  * L1/L2 while it is computed. Loaded by vaebench/cpu_kernel.py with ctypes (no Python headers, no torch
- * headers). The variant's loss stays in PyTorch between vb_forward and vb_step_backward, except where the
- * variant states it as weights of the standard terms: then vb_fused_step computes the whole step.
+ * headers). vb_fused_step computes a whole training step, the objective included (stated as terms of
+ * the standard statistics, vaebench/objective.py); vb_forward, vb_backward, vb_adam and vb_exp expose its
+ * pieces to the tests.
  *
  * Layouts. Parameters: one row of P floats per model, as vaebench.model.Layout says (weight of a layer
  * [n_in, n_out] row-major at w_at, bias [n_out] at b_at). Activations are batch-major, [B, features],

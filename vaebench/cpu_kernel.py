@@ -10,13 +10,12 @@ feature flags, so a shared home directory across different machines never loads 
 
 :func:`load` returns the library, or None where there is no working C compiler (or where
 ``VAEBENCH_CPU_KERNEL=torch`` asks for the PyTorch operators); the engine then trains with PyTorch's
-operators, a second path that computes the same function but not bit-identical numbers. Which path a run
-takes depends on the machine and on the run's own shape (MLPs deeper than :data:`MAX_LAYERS` take the
-operators), never on the runs beside it. The engine calls :meth:`KernelMLP.forward` and
-:func:`step_backward` (the variant's loss in PyTorch between them), or :func:`fused_step` alone (the whole
-step, for a loss stated as weights of the standard terms); :meth:`KernelMLP.backward`, ``vb_adam`` and
-``vb_exp`` expose C pieces one at a time, for the tests that check them against autograd,
-``torch.optim.Adam`` and ``torch.exp``.
+operators, a second route that computes the same function but not bit-identical numbers. Which route a
+run takes depends on the machine, the variant and the run's own shape (MLPs deeper than
+:data:`MAX_LAYERS` take the operators), never on the runs beside it. The fused route
+(:mod:`vaebench.routes.fused`) calls ``vb_fused_step``, the whole step; :class:`KernelMLP` (``vb_forward``,
+``vb_backward``), ``vb_adam`` and ``vb_exp`` expose C pieces one at a time, for the tests that check them
+against autograd, ``torch.optim.Adam`` and ``torch.exp``.
 """
 
 from __future__ import annotations
