@@ -48,13 +48,35 @@ def training_table(benchmarks: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def variant_table(benchmarks: list[dict]) -> str:
+    """One row per (device, M): model-steps/s of each variant and its ratio to vae, measured in one run."""
+    rows: dict[tuple, dict[str, dict]] = {}
+    for b in benchmarks:
+        info = b.get("extra_info") or {}
+        if b.get("name", "").startswith("test_variant_throughput") and "model_steps_per_s" in info:
+            rows.setdefault((info["device"], info["models"]), {})[info["variant"]] = info
+    names = sorted({v for r in rows.values() for v in r}, key=lambda v: (v != "vae", v))
+    lines = ["| device | M | " + " | ".join(names) + " | route |",
+             "|---|---|" + "---:|" * len(names) + "---|"]
+    for (dev, m), by in sorted(rows.items()):
+        cells = []
+        for v in names:
+            info = by.get(v, {})
+            ratio = info.get("ratio_vs_vae")
+            cells.append(f"{_fmt(info.get('model_steps_per_s'))}"
+                         + ("" if ratio is None or v == "vae" else f" ({ratio:.2f}×)"))
+        engines = sorted({i.get("engine", "") for i in by.values()})
+        lines.append(f"| {dev} | {m} | " + " | ".join(cells) + f" | {', '.join(engines)} |")
+    return "\n".join(lines)
+
+
 def other_table(benchmarks: list[dict]) -> str:
     """Every other benchmark: its name, its minimum and median seconds and its main figure."""
     keys = ("gflops_per_s", "samples_per_s", "points_per_s", "runs_per_s", "late_over_early",
             "model_steps_per_s", "vs_one_process")
     lines = ["| benchmark | min s | median s | figures |", "|---|---:|---:|---|"]
     for b in benchmarks:
-        if b.get("name", "").startswith("test_training_throughput"):
+        if b.get("name", "").startswith(("test_training_throughput", "test_variant_throughput")):
             continue
         info, stats = b.get("extra_info") or {}, b.get("stats") or {}
         figures = ", ".join(f"{k} = {_fmt(float(info[k]), 2 if k in RATIOS else 0)}"
@@ -75,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}, "
           f"{machine.get('cpu', {}).get('count', '?')} cores, python {machine.get('python_version', '?')}\n")
     print(training_table(doc.get("benchmarks", [])))
+    print()
+    print(variant_table(doc.get("benchmarks", [])))
     print()
     print(other_table(doc.get("benchmarks", [])))
     return 0

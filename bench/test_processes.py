@@ -3,7 +3,7 @@
 Each case starts P processes at once; each sets ``torch.set_num_threads(T)``, waits for a common start
 time (so interpreter start-up is not timed), trains M = 32 models and reports when it finished.
 ``model_steps_per_s`` is the aggregate over all processes. The engine splits its models across T workers
-(forked processes on Linux, else threads: vaebench/workers.py) with one intra-op thread each; the
+(threads: vaebench/engine.py) with one intra-op thread each; the
 torch.func baseline runs PyTorch's OpenMP operators with T threads, which is what collapses when two
 such processes share two cores (shared/FACTS.md). ``vs_one_process`` compares each case with one
 process of T = cores measured in the same session.

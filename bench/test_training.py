@@ -134,3 +134,48 @@ def test_engine_ratios_use_the_rates_of_the_same_key():
     assert "ratio_vs_engine_operators" not in out
     assert out["summary"] == ("engine / obvious loop = 50.0×, engine / torch.func = 5.0×, "
                               "21.0% of the bmm limit")
+
+
+# Every shipped variant against vae at the same M, in one run (vae first at each M: the others read its
+# rate). B = 128, d = 2, the seed's MLP; on CUDA the operators route up to M = 4 096.
+VARIANTS = ("vae", "ae", "capacity", "free_bits", "infovae", "wae")
+VARIANT_MODELS = {"cpu": (3, 32, 128), "cuda": (3, 128, 4096)}
+VARIANT_STEPS = {3: 512, 32: 256, 128: 128, 4096: 64}
+
+
+def _variant_cases():
+    import torch
+
+    out = []
+    for device, models in VARIANT_MODELS.items():
+        marks = [] if device == "cpu" or torch.cuda.is_available() else [
+            pytest.mark.skip(reason="needs a CUDA device")]
+        for m in models:
+            for v in VARIANTS:
+                out.append(pytest.param(device, m, v, id=f"{device}-M{m}-{v}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize(("device", "models", "variant"), _variant_cases())
+def test_variant_throughput(benchmark, quick, rates, device, models, variant):
+    steps = 2 if quick else VARIANT_STEPS[models]
+    cfgs = [vaebench.RunConfig(variant=variant, beta=0.1, seed=s, steps=steps, batch_size=128, latent_dim=2,
+                               device=device) for s in range(models)]
+    engines = set()
+
+    def run():
+        engines.update(r.engine for r in vaebench.train(cfgs))
+        sync(device)
+
+    benchmark.group = f"variants {device} B=128 d=2 M={models}"
+    best = measure(benchmark, run, rounds=3, quick=quick)
+    info = {"variant": variant, "device": device, "models": models, "steps": steps, "batch_size": 128,
+            "latent_dim": 2, "engine": ",".join(sorted(engines)), **machine_info()}
+    if device == "cuda":
+        info["device_name"] = __import__("torch").cuda.get_device_name()
+    if best is not None:
+        rate = models * steps / best
+        rates[("variant", variant, device, models)] = rate
+        vae = rates.get(("variant", "vae", device, models))
+        info.update(model_steps_per_s=rate, ratio_vs_vae=None if vae is None else rate / vae)
+    benchmark.extra_info.update(info)

@@ -216,41 +216,17 @@ def test_kernel_and_operator_paths_train_the_same_function(monkeypatch, variant)
 
 
 @pytest.mark.parametrize("path", ["auto", "torch"])
-def test_alone_versus_batched_on_both_cpu_paths(monkeypatch, path):
+@pytest.mark.parametrize("variant", ["vae", "ae", "capacity", "free_bits", "infovae", "wae"])
+def test_alone_versus_batched_on_both_cpu_paths(monkeypatch, path, variant):
     monkeypatch.setenv(cpu_kernel.ENV, path)
-    target = RunConfig(beta=0.05, seed=3, l2=1e-3, **SMALL)
-    others = [RunConfig(beta=b, seed=s, lr=1e-3, **SMALL) for b, s in ((0.5, 0), (0.01, 9), (1.0, 4))]
+    target = RunConfig(variant=variant, beta=0.05, seed=3, l2=1e-3, **SMALL)
+    others = [RunConfig(variant=variant, beta=b, seed=s, lr=1e-3, **SMALL)
+              for b, s in ((0.5, 0), (0.01, 9), (1.0, 4))]
     (alone,) = train([target])
     batched = train(others[:2] + [target] + others[2:])[2]
     assert alone.history.equals(batched.history)
     for p, q in zip(alone.model.parameters(), batched.model.parameters(), strict=True):
         assert torch.equal(p, q)
-
-
-@needs_kernel
-def test_step_backward_refuses_arrays_it_would_misread():
-    layout = Layout.build(2, 2, (8,), True)
-    m, b = 2, 4
-    flat = _flat(layout, m)
-    enc = cpu_kernel.KernelMLP(lib, flat, layout.encoder, b, 2)
-    dec = cpu_kernel.KernelMLP(lib, flat, layout.decoder, b)
-    x, z = torch.rand(m, b, 2), torch.randn(m, b, 2)
-    enc.forward(x)
-    dec.forward(z)
-    scratch = torch.empty(lib.vb_step_scratch_floats(enc.spec.data_ptr(), dec.spec.data_ptr(), b))
-    ok = torch.zeros(m, b, 2)
-
-    def call(g_mu, g_recon=ok):
-        state = [torch.zeros_like(flat) for _ in range(3)]  # grad, Adam's two moments
-        per_model = [torch.full((m,), 1e-3), torch.zeros(m), torch.zeros(m), torch.zeros(m)]
-        flags = [torch.ones(m, dtype=torch.bool), torch.full((m,), -1, dtype=torch.long)]  # alive, died_at
-        cpu_kernel.step_backward(lib, enc, dec, scratch, x, z, g_recon, g_mu, None, None, ok, *state,
-                                 *per_model, *flags, layout.n_weights, 1, (0.9, 0.999), 1e-8)
-
-    for bad in (torch.zeros(m, 1, 2), torch.zeros(m, b, 2, dtype=torch.float64), torch.zeros(m, 2, b).mT):
-        with pytest.raises(ValueError, match="step_backward: g_mu"):
-            call(bad)
-    call(ok)
 
 
 class _ReconOnly(Variant):
@@ -261,29 +237,6 @@ class _ReconOnly(Variant):
     def loss(self, inp):
         return {"recon": gaussian_recon(inp.x, inp.recon, inp.recon_var),
                 "total": gaussian_recon(inp.x, inp.recon, inp.recon_var)}
-
-
-class _ReconOnlyClosed(_ReconOnly):
-    name = "recon_only_closed"
-
-    def gradients(self, inp):
-        # only "recon" given (μ, log σ², z: zero), and as a broadcast-shaped per-model factor times a tensor
-        scale = (1.0 / (inp.x.shape[-2] * inp.recon_var)).view(-1, 1, 1)
-        return self.loss(inp), {"recon": (inp.recon - inp.x) * scale, "mu": torch.zeros(1, 1, 1)}
-
-
-@needs_kernel
-def test_closed_form_gradients_may_omit_keys_and_broadcast(monkeypatch):
-    """Missing keys are zero gradients and broadcastable shapes are expanded: the same training as
-    autograd gives (the chain rule through z = μ + σ·ε must not be dropped when log σ² has no term)."""
-    monkeypatch.setitem(variants_mod.VARIANTS, "recon_only", _ReconOnly())
-    monkeypatch.setitem(variants_mod.VARIANTS, "recon_only_closed", _ReconOnlyClosed())
-    auto = train([RunConfig(variant="recon_only", seed=s, **SMALL) for s in range(2)])
-    closed = train([RunConfig(variant="recon_only_closed", seed=s, **SMALL) for s in range(2)])
-    for a, c in zip(auto, closed, strict=True):
-        np.testing.assert_allclose(a.history["total"], c.history["total"], rtol=1e-4, atol=1e-6)
-        for p, q in zip(a.model.parameters(), c.model.parameters(), strict=True):
-            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("path", ["auto", "torch"])
@@ -320,43 +273,16 @@ class _ReconOnlyVAE(vaebench_vae.VAE):
         return {"recon": recon, "total": recon}
 
 
-class _AEClosed(Variant):
-    """A deterministic closed form that states the gradient through z only (z is μ)."""
+def test_a_loss_override_trains_its_own_loss_never_the_parents_terms(monkeypatch):
+    from vaebench.objective import stated_by_terms
 
-    name = "ae_closed"
-    stochastic = False
-
-    def loss(self, inp):
-        recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)
-        return {"recon": recon, "penalty": 0.5 * inp.z.square().sum((-2, -1)), "total": recon
-                + 0.5 * inp.z.square().sum((-2, -1))}
-
-    def gradients(self, inp):
-        scale = (1.0 / (inp.x.shape[-2] * inp.recon_var)).view(-1, 1, 1)
-        return self.loss(inp), {"recon": (inp.recon - inp.x) * scale, "z": inp.z}
-
-
-def test_only_a_class_that_defines_both_uses_its_closed_form():
-    from vaebench.engine import _stated_with_its_loss
-
-    assert _stated_with_its_loss(vaebench_vae.VAE, "gradients")
-    assert not _stated_with_its_loss(_ReconOnlyVAE, "gradients")
-    assert not _stated_with_its_loss(_ReconOnly, "gradients")
-    assert _stated_with_its_loss(_ReconOnlyClosed, "gradients")
-    assert _stated_with_its_loss(_AEClosed, "gradients")
-
-
-@needs_kernel
-@pytest.mark.parametrize(("name", "cls"), [("recon_only_vae", _ReconOnlyVAE), ("ae_closed", _AEClosed)])
-def test_inherited_or_partial_closed_forms_train_as_autograd(monkeypatch, name, cls):
-    monkeypatch.setitem(variants_mod.VARIANTS, name, cls())
-    monkeypatch.setitem(variants_mod.VARIANTS, "recon_only", _ReconOnly())
-    cfgs = [RunConfig(variant=name, seed=s, **SMALL) for s in range(2)]
-    kernel = train(cfgs)
-    monkeypatch.setenv(cpu_kernel.ENV, "torch")  # the operator path always differentiates loss
-    operators = train(cfgs)
-    for a, b in zip(kernel, operators, strict=True):
-        np.testing.assert_allclose(a.history["total"], b.history["total"], rtol=2e-3, atol=2e-4)
+    assert stated_by_terms(vaebench_vae.VAE)
+    assert not stated_by_terms(_ReconOnlyVAE)  # inheriting vae's terms would train vae's objective
+    assert not stated_by_terms(_ReconOnly)
+    monkeypatch.setitem(variants_mod.VARIANTS, "recon_only_vae", _ReconOnlyVAE())
+    (res,) = train([RunConfig(variant="recon_only_vae", **SMALL)])
+    assert res.engine == "operators" and list(res.history.columns) == ["step", "recon", "l2", "beta", "total"]
+    np.testing.assert_allclose(res.history["total"], res.history["recon"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("path", ["auto", "torch"])
@@ -364,8 +290,8 @@ def test_each_result_says_which_path_trained_it(monkeypatch, path):
     monkeypatch.setenv(cpu_kernel.ENV, path)
     res, ref, wae = train([RunConfig(**SMALL), RunConfig(variant="probit"),
                            RunConfig(variant="wae", **SMALL)])
-    assert res.engine == ("fused" if cpu_kernel.load() is not None else "operators")  # vae states its weights
-    assert wae.engine == ("kernel" if cpu_kernel.load() is not None else "operators")  # its MMD is PyTorch
+    fused = "fused" if cpu_kernel.load() is not None else "operators"
+    assert res.engine == wae.engine == fused  # every shipped variant states terms the kernel computes
     assert ref.engine == "analytic"
 
 
@@ -389,56 +315,3 @@ def test_kernel_exp_is_within_two_ulp_of_torch():
     torch.testing.assert_close(got[7], torch.exp(torch.tensor(1.0)), rtol=2.5e-7, atol=0)
 
 
-def _unfused(monkeypatch):
-    """Train the kernel's other CPU route: loss and closed-form gradients in PyTorch between C calls."""
-    monkeypatch.setattr("vaebench.engine._term_weights", lambda *a: None)
-
-
-@needs_kernel
-@pytest.mark.parametrize(("variant", "latent_dim", "batch"), [("vae", 2, 32), ("vae", 1, 13), ("ae", 2, 32),
-                                                              ("vae", 3, 20)])
-def test_fused_step_trains_as_the_loss_in_pytorch(monkeypatch, variant, latent_dim, batch):
-    """The fused step (forward, terms, closed-form gradients, backward, Adam in one C call) against the
-    same kernel with the variant's loss in PyTorch: the same histories and parameters to float precision
-    over 40 steps, with a β schedule, λ > 0 and σ² ≠ 0.5; and a model that diverges dies at the same step
-    in both, its parameters frozen, the others unharmed."""
-    common = dict(variant=variant, latent_dim=latent_dim, n_train=500, steps=40, batch_size=batch)
-    cfgs = [RunConfig(beta=0.1, seed=0, **common),
-            RunConfig(beta=2.0, seed=1, l2=1e-2, recon_var=0.2, **common),
-            RunConfig(beta=0.5, seed=2, schedule="linear", warmup=0.5, **common),
-            RunConfig(beta=0.1, seed=3, lr=1e4, **common)]  # diverges within a few steps
-    fused = train(cfgs)
-    _unfused(monkeypatch)
-    plain = train(cfgs)
-    assert [r.engine for r in fused] == ["fused"] * 4 and [r.engine for r in plain] == ["kernel"] * 4
-    for a, b in zip(fused, plain, strict=True):
-        assert list(a.history.columns) == list(b.history.columns)
-        assert (a.status, a.diverged_step) == (b.status, b.diverged_step)
-        got, want = a.history.drop(columns="step").to_numpy(), b.history.drop(columns="step").to_numpy()
-        finite = np.isfinite(want)
-        assert (np.isfinite(got) == finite).all()
-        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-4, atol=1e-5)
-        for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
-            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
-    assert fused[3].status == "diverged" and all(r.status == "ok" for r in fused[:3])
-
-
-class _BadWeights(vaebench_vae.VAE):
-    name = "bad_weights"
-
-    def term_weights(self, beta, params):
-        return {"recon": torch.ones_like(beta), "entropy": beta}
-
-
-@needs_kernel
-def test_term_weights_outside_the_standard_terms_are_refused(monkeypatch):
-    monkeypatch.setitem(variants_mod.VARIANTS, "bad_weights", _BadWeights())
-    with pytest.raises(ValueError, match=r"variant 'bad_weights': term_weights gives \['entropy', 'recon'\]"):
-        train([RunConfig(variant="bad_weights", **SMALL)])
-
-
-def test_a_loss_override_does_not_inherit_term_weights():
-    from vaebench.engine import _stated_with_its_loss
-
-    assert _stated_with_its_loss(vaebench_vae.VAE, "term_weights")
-    assert not _stated_with_its_loss(_ReconOnlyVAE, "term_weights")  # would train vae's objective

@@ -111,3 +111,20 @@ def test_padding_with_zeros_computes_the_same_function():
         h = x if small[0].n_in == 2 else torch.randn(2, 40, small[0].n_in)
         out, _ = StackedMLP(padded, big).forward(h.transpose(1, 2).contiguous())
         torch.testing.assert_close(out.transpose(1, 2), mlp(flat, small, h), atol=1e-5, rtol=1e-5)
+
+
+def test_many_small_groups_train_on_all_threads_with_the_same_numbers(restore_threads):
+    """Groups of 3 runs (one per variant) go to the worker threads together; a run's numbers do not
+    depend on which thread or beside which group it trained."""
+    cfgs = [RunConfig(variant=v, beta=0.2, seed=s, **SMALL)
+            for v in ("vae", "capacity", "free_bits", "infovae", "wae", "ae") for s in range(3)]
+    runs = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        calls = []
+        runs[threads] = train(cfgs, progress=calls.append)
+        assert sum(calls) == len(cfgs) * SMALL["steps"]
+    for a, b in zip(runs[1], runs[2], strict=True):
+        pd.testing.assert_frame_equal(a.history, b.history, check_exact=True)
+        for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+            assert torch.equal(p, q)

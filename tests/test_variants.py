@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import vaebench
-from vaebench.losses import gaussian_kl, gaussian_recon
 from vaebench.variants import LossInputs, Variant, get_variant, list_variants, register_variant
 
 RNG = np.random.default_rng(0)
@@ -142,68 +141,35 @@ def test_infovae_default_mmd_weight_keeps_both_latent_dimensions():
     assert active_units(eval_arrays(res, 2000)["mu"]) == 2
 
 
-@pytest.mark.parametrize("name", list_variants())
-def test_closed_form_gradients_equal_autograd(name):
-    """A variant that defines ``gradients`` (for speed) must give autograd's gradients of its ``loss``
-    and the same terms; the others return None and are differentiated by the engine."""
+@pytest.mark.parametrize("name", [n for n in list_variants() if not n.startswith("test_")])
+def test_every_shipped_variant_states_its_objective_once_as_terms(name):
+    """The fused CPU step (bench/RESULTS.md) rests on it: a shipped variant that fell back to a PyTorch
+    loss would silently train at a twentieth of the speed."""
+    from vaebench.objective import stated_by_terms
+
     variant = get_variant(name)
-    if not variant.trainable:
-        return
-    params = {k: 0.5 for k in variant.resolve_params({})}
-    inp = inputs(params, step=10, steps=100, stochastic=variant.stochastic)
-    recon_var = torch.tensor([0.5, 0.2], dtype=torch.float64)  # per-model σ² ≠ 0.5 exercises the scale
-    inp.recon_var = recon_var
-    closed = variant.gradients(inp)
-    if closed is None:
-        return
-    terms, grads = closed
-    names = ["mu", "z", "recon"] + (["logvar"] if variant.stochastic else [])
-    leaves = {n: getattr(inp, n).clone().requires_grad_(True) for n in names}
-    ref_terms = variant.loss(LossInputs(inp.x, leaves["recon"], leaves["mu"], leaves.get("logvar"),
-                                        leaves["z"], inp.prior, inp.beta, recon_var, inp.params, inp.step,
-                                        inp.steps))
-    ref = torch.autograd.grad(ref_terms["total"].sum(), list(leaves.values()), allow_unused=True,
-                              materialize_grads=True)
-    for key in ref_terms:
-        torch.testing.assert_close(terms[key], ref_terms[key].detach(), rtol=1e-12, atol=1e-12)
-    for n, g in zip(leaves, ref, strict=True):
-        got = grads.get(n)
-        torch.testing.assert_close(torch.zeros_like(g) if got is None else got, g, rtol=1e-10, atol=1e-12)
+    assert stated_by_terms(type(variant))
 
 
-def test_the_default_variant_has_closed_form_gradients():
-    # the speed of every study rests on it (bench/RESULTS.md); losing it silently would be a regression
-    assert get_variant("vae").gradients(inputs()) is not None
+def test_a_variant_with_its_own_loss_trains_on_the_general_route():
+    (res,) = vaebench.train([vaebench.RunConfig(variant="test_l1vae", steps=20, n_train=100, batch_size=8)])
+    assert res.engine == "operators"
 
 
-@pytest.mark.parametrize("name", list_variants())
-def test_term_weights_restate_the_loss(name):
-    """A variant that states its loss as weights of the standard terms (for the CPU kernel's fused step)
-    must return those terms, in that order, and a total equal to their weighted sum, at every β."""
-    variant = get_variant(name)
-    if not variant.trainable:
-        return
-    params = {k: 0.5 for k in variant.resolve_params({})}
-    inp = inputs(params, step=10, steps=100, stochastic=variant.stochastic)
-    inp.recon_var = torch.tensor([0.5, 0.2], dtype=torch.float64)
-    inp.beta = torch.tensor([0.3, 2.0], dtype=torch.float64)
-    weights = variant.term_weights(inp.beta.unsqueeze(0), inp.params)  # the engine passes [steps, M]
-    if weights is None:
-        return
-    terms = variant.loss(inp)
-    assert list(terms) == [*weights, "total"]
-    standard = {"recon": gaussian_recon(inp.x, inp.recon, inp.recon_var)}
-    if variant.stochastic:
-        standard["kl"] = gaussian_kl(inp.mu, inp.logvar)
-    total = 0.0
-    for key, w in weights.items():
-        torch.testing.assert_close(terms[key], standard[key], rtol=1e-12, atol=1e-12)
-        total = total + w.squeeze(0) * standard[key]
-    torch.testing.assert_close(terms["total"], total, rtol=1e-12, atol=1e-12)
+@pytest.mark.parametrize("bad", ["entropy", "kl_on_a_deterministic_encoder", "two_mmd_kernels", "floor"])
+def test_malformed_terms_are_refused_naming_the_variant(bad):
+    from vaebench import objective
+    from vaebench.objective import Term
 
+    class Bad(Variant):
+        name = "bad"
+        stochastic = bad != "kl_on_a_deterministic_encoder"
+        needs_prior = True
 
-def test_the_default_variants_state_term_weights():
-    # the fused CPU step (bench/RESULTS.md) rests on them; losing them silently would be a regression
-    beta = torch.tensor([[0.1, 1.0]])
-    assert list(get_variant("vae").term_weights(beta, {})) == ["recon", "kl"]
-    assert list(get_variant("ae").term_weights(beta, {})) == ["recon"]
+        def terms(self, c):
+            return {"entropy": [Term("entropy", c.beta)], "kl_on_a_deterministic_encoder": [Term("kl")],
+                    "two_mmd_kernels": [Term("mmd_rbf"), Term("mmd_imq")],
+                    "floor": [Term("recon", shape="ceiling")]}[bad]
+
+    with pytest.raises(ValueError, match="variant 'bad': terms"):
+        objective.table(Bad(), torch.ones(3, 2), {}, 3)

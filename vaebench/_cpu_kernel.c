@@ -4,8 +4,9 @@
  * PyTorch operators over [M, ...] tensors every product streams all M models' activations through memory
  * and pays a dispatch; here one model's whole MLP (weights ~10 KB, activations ~16 KB per layer) stays in
  * L1/L2 while it is computed. Loaded by vaebench/cpu_kernel.py with ctypes (no Python headers, no torch
- * headers). The variant's loss stays in PyTorch between vb_forward and vb_step_backward, except where the
- * variant states it as weights of the standard terms: then vb_fused_step computes the whole step.
+ * headers). vb_fused_step computes a whole training step, the objective included (stated as terms of
+ * the standard statistics, vaebench/objective.py); vb_forward, vb_backward, vb_adam and vb_exp expose its
+ * pieces to the tests.
  *
  * Layouts. Parameters: one row of P floats per model, as vaebench.model.Layout says (weight of a layer
  * [n_in, n_out] row-major at w_at, bias [n_out] at b_at). Activations are batch-major, [B, features],
@@ -532,57 +533,6 @@ void vb_adam(long M, long P, long n_weights, float *flat, const float *grad, flo
                  total + m, l2_out + m, alive + m, died_at + m);
 }
 
-long vb_step_scratch_floats(const long *enc, const long *dec, long B)
-{
-    long e = vb_scratch_floats(enc, B), d = vb_scratch_floats(dec, B);
-    return (e > d ? e : d) + 3 * B * layer(dec, 0).n_in;
-}
-
-/* The backward half of a training step, model by model (its data stay in cache): the decoder's backward
- * from g_recon, the chain rule through z = mu + exp(logvar/2)*eps, the encoder's backward, then adam_one.
- *
- * The loss saw mu, logvar, z and recon as separate leaves; g_mu, g_lv, g_z are its gradients with
- * respect to them ([M, B, d] each, contiguous). spread = exp(logvar/2)*eps is NULL for a deterministic
- * encoder (z is mu; g_lv and g_z are then ignored); g_lv or g_z NULL is a zero gradient. With gz = g_z + dL/dz through the decoder:
- *   dL/dmu = g_mu + gz,   dL/dlogvar = g_lv + gz * spread / 2.
- * x [M, B, 2] at x + m*xs and z [M, B, d] as given to the forward calls; enc_acts/dec_acts their
- * activations; g_recon [M, B, 2] contiguous. */
-void vb_step_backward(long M, const long *enc, const long *dec, float *flat, long P, long n_weights,
-                      const float *x, long xs, const float *z, const float *enc_acts, long eas,
-                      const float *dec_acts, long das, const float *g_recon, const float *g_mu,
-                      const float *g_lv, const float *g_z, const float *spread, float *grad, float *exp1,
-                      float *exp2, const float *lr, const float *l2, float *total, float *l2_out,
-                      uint8_t *alive, int64_t *died_at, long t, double beta1, double beta2, double eps,
-                      float *scratch, long B)
-{
-    const long d = layer(dec, 0).n_in, nd = B * d, n_out = layer(dec, dec[0] - 1).n_out;
-    const long e = vb_scratch_floats(enc, B), dsc = vb_scratch_floats(dec, B);
-    float *gz = scratch + (e > dsc ? e : dsc), *genc = gz + nd;
-    const int stochastic = spread != NULL;
-    adam_t a = adam_setup(t, beta1, beta2, eps);
-    for (long m = 0; m < M; m++) {
-        float *p = flat + m * P, *gr = grad + m * P;
-        backward_one(dec, p, z + m * nd, dec_acts + m * das, g_recon + m * B * n_out, n_out, 0, gr,
-                     2.f * l2[m], gz, scratch, B);
-        const float *gm = g_mu + m * nd;
-        if (stochastic) {
-            const float *gl = g_lv ? g_lv + m * nd : NULL, *gzl = g_z ? g_z + m * nd : NULL;
-            const float *sp = spread + m * nd;
-            for (long i = 0; i < nd; i++) {
-                float gzi = gzl ? gz[i] + gzl[i] : gz[i];
-                genc[i] = gm[i] + gzi;
-                genc[nd + i] = (gl ? gl[i] : 0.f) + 0.5f * gzi * sp[i];
-            }
-        } else {
-            for (long i = 0; i < nd; i++)
-                genc[i] = gm[i] + gz[i];
-        }
-        backward_one(enc, p, x + m * xs, enc_acts + m * eas, genc, d, nd, gr, 2.f * l2[m], NULL, scratch, B);
-        adam_one(&a, P, n_weights, p, gr, exp1 + m * P, exp2 + m * P, lr[m], l2[m], total + m, l2_out + m,
-                 alive + m, died_at + m);
-    }
-}
-
 /* exp(x) for 16 floats: Cephes' expf (range reduction by ln 2 in two parts, a degree-7 polynomial,
  * then 2^n through the exponent bits), within 2 ulp of the correctly rounded result for
  * |x| <= 87.3 (tested against torch.exp). exp(x > 88.72) = inf, exp(x < -87.33) = 0 (the engine flushes
@@ -631,62 +581,243 @@ static void exp_scaled(long n, const float *in, float scale, float *out)
 /* exp_scaled as an entry point, for the tests that check exp16 against torch.exp. */
 void vb_exp(long n, const float *in, float scale, float *out) { exp_scaled(n, in, scale, out); }
 
-long vb_fused_scratch_floats(const long *enc, const long *dec, long B, long P)
+
+/* ---- The whole training step: an objective stated as terms of per-model statistics ----------------
+ *
+ * vaebench/objective.py states every shipped objective as a sum of terms w * f(s) of the statistics below
+ * (the batch means of vaebench/losses.py), with f(s) = s, |s - c| or max(s, c), and w, c per model and
+ * step. Everything in the gradient follows: dL/ds = w * f'(s), then the statistics' own gradients. The
+ * enums follow objective.STATS, objective.SHAPES and objective.OUTPUTS. */
+enum { ST_RECON, ST_KL, ST_KL_DIM, ST_MMD_RBF, ST_MMD_IMQ };
+enum { FN_LINEAR, FN_ABS, FN_FLOOR };
+enum { OUT_RECON, OUT_KL, OUT_MMD, OUT_TOTAL, OUT_L2, N_OUT };
+#define MAX_LATENT 64 /* RunConfig's bound on latent_dim */
+
+static inline float term_value(long fn, float s, float c)
 {
-    long e = vb_scratch_floats(enc, B), d = vb_scratch_floats(dec, B), nd = B * layer(dec, 0).n_in;
-    long nx = B * layer(dec, dec[0] - 1).n_out;
-    return (e > d ? e : d) + vb_acts_floats(enc, B) + vb_acts_floats(dec, B) + 8 * nd + 2 * nx + P;
+    if (fn == FN_ABS)
+        return fabsf(s - c);
+    if (fn == FN_FLOOR)
+        return s != s || s > c ? s : c; /* torch.maximum: NaN propagates */
+    return s;
 }
 
-/* A whole training step, model by model, for a loss that is a weighted sum of the standard terms
- * (vaebench/losses.py): total = w_recon * recon + w_kl * kl + l2·Σw², with
- *   recon = Σ_{b,j} (x - x̂)² / (2 B σ²),   kl = Σ_{b,k} ½(μ² + exp(log σ²) - 1 - log σ²) / B.
- * Forward of the encoder, z = μ + exp(½ log σ²)·ε (z = μ for a deterministic encoder: noise NULL, w_kl
- * ignored), forward of the decoder, the two terms and their gradients in closed form, backward of both
- * MLPs and adam_one: one model's activations never leave L1/L2. x [B, 2] at x + m*xs, noise ε [B, d] at
- * noise + m*ns; w_recon, w_kl (NULL: 0), recon_var, lr, l2 per model; writes recon_out, kl_out, total
- * (w·terms + L2 term), l2_out per model, and alive/died_at as adam_one does. */
+static inline float term_slope(long fn, float s, float c)
+{
+    if (fn == FN_ABS) /* autograd's abs: sign(s - c), 0 at the kink */
+        return s > c ? 1.f : (s < c ? -1.f : 0.f);
+    if (fn == FN_FLOOR) /* autograd's maximum splits a tie: half the gradient to each side */
+        return s > c ? 1.f : (s == c ? 0.5f : 0.f);
+    return 1.f;
+}
+
+static inline float sum16(vf v)
+{
+    float s = 0.f;
+    for (int j = 0; j < VL; j++)
+        s += v[j];
+    return s;
+}
+
+/* exp(x) for x <= 0, as exp16 without its overflow and NaN lanes (a kernel's argument -r²/(2d) is never
+ * positive; a NaN latent makes the reconstruction, and so the total, NaN anyway): below -87.3 it gives
+ * exp(-87.3), about 1e-38, where exp16 gives 0. */
+static inline vf exp_nonpositive16(vf x)
+{
+    const vf zero = {0}, lo = zero - 87.3365447505531f;
+    x = select(x < lo, lo, x);
+    const float magic = 12582912.f;
+    vf n = (x * 1.44269504088896341f + magic) - magic;
+    vf r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vf p = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    return p * (vf)((__builtin_convertvector(n, vi) + 127) << 23); /* n >= -126: 2^n is normal */
+}
+
+/* k(r²) and its slope dk/d(r²): IMQ k = C / (C + r²) (c = C = 2d), RBF k = exp(c r²) (c = -1/(2d)). */
+static inline vf kern(int imq, vf r2, float c, vf *slope)
+{
+    if (imq) {
+        vf k = c / (c + r2);
+        *slope = -(k * k) / c;
+        return k;
+    }
+    vf k = exp_nonpositive16(r2 * c);
+    *slope = k * c;
+    return k;
+}
+
+/* One row of a kernel matrix: sum over j (j > i where tri) of k(a_i, b_j), b as SoA [D][Bp]; where gi,
+ * adds the row's gradient with respect to a_i, sum_j 2 k'(r²)(a_i - b_j), into gi [D], and where gt,
+ * its opposite for each b_j into gt (SoA [D][Bp]). Inlined with D constant for D = 1, 2 (the latents
+ * of the seed's study): the differences then stay in registers. Lanes outside the pairs are masked,
+ * so only the first and last blocks of a row pay for it. */
+static inline __attribute__((always_inline)) float kernel_row_d(const long D, int imq, float c, long B, long Bp,
+                                                                 const float *ai, const float *bt, long i,
+                                                                 int tri, float *gi, float *gt)
+{
+    const vi lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const vf zero = {0};
+    vf acc = zero, ga[MAX_LATENT], df[MAX_LATENT];
+    for (long k = 0; gi && k < D; k++)
+        ga[k] = zero;
+    const long first = tri ? (i + 1) / VL * VL : 0;
+    for (long j = first; j < B; j += VL) {
+        vf r2 = zero, slope;
+        for (long k = 0; k < D; k++) {
+            df[k] = ai[k] - ld(bt + k * Bp + j);
+            r2 += df[k] * df[k];
+        }
+        vf kv = kern(imq, r2, c, &slope);
+        if (j == first || j + VL > B) {
+            vi idx = lane + (int32_t)j, ok = idx < (int32_t)B;
+            if (tri)
+                ok &= idx > (int32_t)i;
+            kv = select(ok, kv, zero);
+            slope = select(ok, slope, zero);
+        }
+        acc += kv;
+        if (!gi)
+            continue;
+        slope *= 2.f;
+        for (long k = 0; k < D; k++) {
+            vf g = slope * df[k];
+            ga[k] += g;
+            if (gt)
+                st(gt + k * Bp + j, ld(gt + k * Bp + j) - g);
+        }
+    }
+    for (long k = 0; gi && k < D; k++)
+        gi[k] += sum16(ga[k]);
+    return sum16(acc);
+}
+
+static float kernel_row(long d, int imq, float c, long B, long Bp, const float *ai, const float *bt, long i,
+                        int tri, float *gi, float *gt)
+{
+    if (d == 1)
+        return kernel_row_d(1, imq, c, B, Bp, ai, bt, i, tri, gi, gt);
+    if (d == 2)
+        return kernel_row_d(2, imq, c, B, Bp, ai, bt, i, tri, gi, gt);
+    return kernel_row_d(d, imq, c, B, Bp, ai, bt, i, tri, gi, gt);
+}
+
+static void to_soa(long B, long d, long Bp, const float *a, float *at)
+{
+    for (long k = 0; k < d; k++) {
+        for (long b = 0; b < B; b++)
+            at[k * Bp + b] = a[b * d + k];
+        for (long b = B; b < Bp; b++)
+            at[k * Bp + b] = 0.f;
+    }
+}
+
+/* MMD² between z and p ([B, d] each, B >= 2): the unbiased U-statistic of vaebench.losses.mmd
+ * (Gretton et al. 2012, eq. 3), pairs i < j counted once and doubled; writes dMMD²/dz [B, d] into g.
+ * The prior's own term, a quarter of the work, does not depend on the parameters: it is left out unless
+ * with_prior (its value is then missing from the result; it never changes the gradient, and it is finite
+ * whatever the model does, so the divergence test on the total is the same). buf: 3·d·padv(B) floats. */
+static float mmd_grad(int imq, long B, long d, const float *z, const float *p, float *g, float *buf,
+                      int with_prior)
+{
+    const long Bp = padv(B);
+    float *zt = buf, *pt = zt + d * Bp, *gt = pt + d * Bp;
+    const float c = imq ? 2.f * (float)d : -0.5f / (float)d;
+    const float a = 2.f / ((float)B * (float)(B - 1)), bb = 2.f / ((float)B * (float)B);
+    to_soa(B, d, Bp, z, zt);
+    to_soa(B, d, Bp, p, pt);
+    for (long i = 0; i < d * Bp; i++)
+        gt[i] = 0.f;
+    float szz = 0.f, spp = 0.f, szp = 0.f;
+    for (long i = 0; i < B; i++) {
+        float gzz[MAX_LATENT] = {0}, gzp[MAX_LATENT] = {0};
+        szz += kernel_row(d, imq, c, B, Bp, z + i * d, zt, i, 1, gzz, gt);
+        if (with_prior)
+            spp += kernel_row(d, imq, c, B, Bp, p + i * d, pt, i, 1, NULL, NULL);
+        szp += kernel_row(d, imq, c, B, Bp, z + i * d, pt, i, 0, gzp, NULL);
+        for (long k = 0; k < d; k++)
+            g[i * d + k] = a * gzz[k] - bb * gzp[k];
+    }
+    for (long i = 0; i < B; i++)
+        for (long k = 0; k < d; k++)
+            g[i * d + k] += a * gt[k * Bp + i];
+    return a * (szz + spp) - bb * szp;
+}
+
+long vb_fused_scratch_floats(const long *enc, const long *dec, long B, long P)
+{
+    long e = vb_scratch_floats(enc, B), d = vb_scratch_floats(dec, B), dz = layer(dec, 0).n_in, nd = B * dz;
+    long nx = B * layer(dec, dec[0] - 1).n_out;
+    return (e > d ? e : d) + vb_acts_floats(enc, B) + vb_acts_floats(dec, B) + 9 * nd + 2 * nx + P
+           + 3 * dz * padv(B);
+}
+
+/* A whole training step, model by model: forward of the encoder, z = μ + exp(½ log σ²)·ε (z = μ for a
+ * deterministic encoder: noise NULL), forward of the decoder, the statistics
+ *   recon = Σ_{b,j} (x - x̂)² / (2 B σ²),   kl_k = Σ_b ½(μ² + σ² - 1 - log σ²) / B,   kl = Σ_k kl_k,
+ *   mmd = MMD²(z, prior) (where an MMD term is stated; prior [B, d] at prior + m*ps),
+ * the objective Σ_i w_i f_i(s_i) and its gradient, backward of both MLPs and adam_one: one model's
+ * activations never leave L1/L2. Terms: stat[i], fn[i] (constants), w and c of model m at
+ * w[i*ts + m], c[i*ts + m]. x [B, 2] at x + m*xs, noise [B, d] at noise + m*ns. Writes out[k*M + m] for
+ * k in OUT_* (total with the L2 term), and alive/died_at as adam_one does. Where values is 0 (a step whose
+ * numbers nobody logs), mmd and total may leave out the prior's own MMD term (see mmd_grad). */
 void vb_fused_step(long M, const long *enc, const long *dec, float *flat, long P, long n_weights,
-                   const float *x, long xs, const float *noise, long ns, const float *w_recon, const float *w_kl,
-                   const float *recon_var, float *exp1, float *exp2, const float *lr, const float *l2,
-                   float *recon_out, float *kl_out, float *total, float *l2_out, uint8_t *alive,
-                   int64_t *died_at, long t, double beta1, double beta2, double eps_adam, float *scratch, long B)
+                   const float *x, long xs, const float *noise, long ns, const float *prior, long ps,
+                   long n_terms, const int64_t *stat, const int64_t *fn, const float *w, const float *cs,
+                   long ts, const float *recon_var, float *exp1, float *exp2, const float *lr,
+                   const float *l2, float *out, long values, uint8_t *alive, int64_t *died_at, long t,
+                   double beta1, double beta2, double eps_adam, float *scratch, long B)
 {
     const long d = layer(dec, 0).n_in, nd = B * d, n_x = layer(dec, dec[0] - 1).n_out, nx = B * n_x;
     const long e = vb_scratch_floats(enc, B), dsc = vb_scratch_floats(dec, B);
     float *eacts = scratch + (e > dsc ? e : dsc), *dacts = eacts + vb_acts_floats(enc, B);
-    float *mu = dacts + vb_acts_floats(dec, B), *lv = mu + nd, *sp = lv + nd, *z = sp + nd, *var = z + nd;
-    float *gz = var + nd, *genc = gz + nd, *rec = genc + 2 * nd, *grec = rec + nx, *gr = grec + nx;
+    float *mu = dacts + vb_acts_floats(dec, B), *lv = mu + nd, *sp = lv + nd, *zs = sp + nd, *var = zs + nd;
+    float *gz = var + nd, *genc = gz + nd, *gm = genc + 2 * nd, *rec = gm + nd, *grec = rec + nx;
+    float *gr = grec + nx, *mbuf = gr + P;
     const int stochastic = noise != NULL;
+    int mmd_kind = -1, mmd_value = (int)values; /* the slope of a nonlinear MMD term needs its value */
+    for (long i = 0; i < n_terms; i++)
+        if (stat[i] == ST_MMD_RBF || stat[i] == ST_MMD_IMQ) {
+            mmd_kind = (int)stat[i];
+            mmd_value |= fn[i] != FN_LINEAR;
+        }
     adam_t a = adam_setup(t, beta1, beta2, eps_adam);
     memset(gr, 0, P * sizeof *gr); /* entries past the layout stay 0; backward_one writes all others */
     for (long m = 0; m < M; m++) {
-        float *p = flat + m * P;
-        const float *xm = x + m * xs, wr = w_recon ? w_recon[m] : 0.f, wk = w_kl ? w_kl[m] : 0.f;
+        float *p = flat + m * P, kl_k[MAX_LATENT] = {0}, g_kl[MAX_LATENT] = {0};
+        const float *xm = x + m * xs, *z = stochastic ? zs : mu;
         forward_one(enc, p, xm, mu, d, nd, eacts, scratch, B); /* μ then log σ², [B, d] each */
         float kl = 0.f;
         if (stochastic) {
             const float *em = noise + m * ns;
             exp_scaled(nd, lv, 0.5f, sp);
             exp_scaled(nd, lv, 1.f, var);
-            vf s = {0};
             long i = 0;
-            for (; i + VL <= nd; i += VL) {
-                vf sd = ld(sp + i) * ld(em + i), u = ld(mu + i), l = ld(lv + i);
-                st(sp + i, sd);
-                st(z + i, u + sd);
-                s += u * u + ld(var + i) - 1.f - l;
+            if (VL % d == 0) { /* lane j of a vector holds latent dimension j mod d */
+                vf s = {0};
+                for (; i + VL <= nd; i += VL) {
+                    vf sd = ld(sp + i) * ld(em + i), u = ld(mu + i), l = ld(lv + i);
+                    st(sp + i, sd);
+                    st(zs + i, u + sd);
+                    s += u * u + ld(var + i) - 1.f - l;
+                }
+                for (int j = 0; j < VL; j++)
+                    kl_k[j % d] += s[j];
             }
-            for (int j = 0; j < VL; j++)
-                kl += s[j];
             for (; i < nd; i++) {
                 sp[i] *= em[i];
-                z[i] = mu[i] + sp[i];
-                kl += mu[i] * mu[i] + var[i] - 1.f - lv[i];
+                zs[i] = mu[i] + sp[i];
+                kl_k[i % d] += mu[i] * mu[i] + var[i] - 1.f - lv[i];
             }
-            kl *= 0.5f / (float)B;
-        } else {
-            memcpy(z, mu, nd * sizeof *z);
+            for (long k = 0; k < d; k++) {
+                kl_k[k] *= 0.5f / (float)B;
+                kl += kl_k[k];
+            }
         }
         forward_one(dec, p, z, rec, n_x, 0, dacts, scratch, B);
         const float c_rec = 1.f / ((float)B * recon_var[m]);
@@ -697,31 +828,70 @@ void vb_fused_step(long M, const long *enc, const long *dec, float *flat, long P
             for (; i + VL <= nx; i += VL) {
                 vf diff = ld(rec + i) - ld(xm + i);
                 s += diff * diff;
-                st(grec + i, diff * (wr * c_rec));
             }
-            for (int j = 0; j < VL; j++)
-                sse += s[j];
+            sse = sum16(s);
             for (; i < nx; i++) {
                 float diff = rec[i] - xm[i];
                 sse += diff * diff;
-                grec[i] = diff * (wr * c_rec);
             }
         }
-        recon_out[m] = sse * (0.5f * c_rec);
-        kl_out[m] = kl;
-        total[m] = stochastic ? wr * recon_out[m] + wk * kl : wr * recon_out[m];
-        backward_one(dec, p, z, dacts, grec, n_x, 0, gr, 2.f * l2[m], gz, scratch, B);
-        if (stochastic) { /* dL/dμ = w_kl μ/B + gz, dL/dlog σ² = w_kl (σ² - 1)/(2B) + gz·σε/2 */
-            const float ck = wk / (float)B;
-            for (long i = 0; i < nd; i++) {
-                genc[i] = ck * mu[i] + gz[i];
-                genc[nd + i] = 0.5f * ck * (var[i] - 1.f) + 0.5f * gz[i] * sp[i];
+        const float recon = sse * (0.5f * c_rec);
+        const float mmd = mmd_kind < 0 ? 0.f
+                          : mmd_grad(mmd_kind == ST_MMD_IMQ, B, d, z, prior + m * ps, gm, mbuf, mmd_value);
+        float total = 0.f, g_rec = 0.f, g_mmd = 0.f;
+        for (long i = 0; i < n_terms; i++) {
+            const float wi = w[i * ts + m], ci = cs[i * ts + m];
+            const long f = fn[i];
+            if (stat[i] == ST_KL_DIM) {
+                float v = 0.f;
+                for (long k = 0; k < d; k++) {
+                    v += term_value(f, kl_k[k], ci);
+                    g_kl[k] += wi * term_slope(f, kl_k[k], ci);
+                }
+                total += wi * v;
+                continue;
             }
+            const float s = stat[i] == ST_RECON ? recon : stat[i] == ST_KL ? kl : mmd;
+            const float g = wi * term_slope(f, s, ci);
+            total += wi * term_value(f, s, ci);
+            if (stat[i] == ST_RECON)
+                g_rec += g;
+            else if (stat[i] == ST_KL)
+                for (long k = 0; k < d; k++)
+                    g_kl[k] += g;
+            else
+                g_mmd += g;
+        }
+        out[OUT_RECON * M + m] = recon;
+        out[OUT_KL * M + m] = kl;
+        out[OUT_MMD * M + m] = mmd;
+        out[OUT_TOTAL * M + m] = total;
+        {
+            const float cg = g_rec * c_rec;
+            long i = 0;
+            for (; i + VL <= nx; i += VL)
+                st(grec + i, (ld(rec + i) - ld(xm + i)) * cg);
+            for (; i < nx; i++)
+                grec[i] = (rec[i] - xm[i]) * cg;
+        }
+        backward_one(dec, p, z, dacts, grec, n_x, 0, gr, 2.f * l2[m], gz, scratch, B);
+        if (mmd_kind >= 0)
+            for (long i = 0; i < nd; i++)
+                gz[i] += g_mmd * gm[i];
+        if (stochastic) { /* dL/dμ = g_kl μ/B + gz, dL/dlog σ² = g_kl (σ² - 1)/(2B) + gz·σε/2 */
+            float ck[MAX_LATENT];
+            for (long k = 0; k < d; k++)
+                ck[k] = g_kl[k] / (float)B;
+            for (long b = 0, i = 0; b < B; b++)
+                for (long k = 0; k < d; k++, i++) {
+                    genc[i] = ck[k] * mu[i] + gz[i];
+                    genc[nd + i] = 0.5f * ck[k] * (var[i] - 1.f) + 0.5f * gz[i] * sp[i];
+                }
         } else {
             memcpy(genc, gz, nd * sizeof *genc);
         }
         backward_one(enc, p, xm, eacts, genc, d, nd, gr, 2.f * l2[m], NULL, scratch, B);
-        adam_one(&a, P, n_weights, p, gr, exp1 + m * P, exp2 + m * P, lr[m], l2[m], total + m, l2_out + m,
-                 alive + m, died_at + m);
+        adam_one(&a, P, n_weights, p, gr, exp1 + m * P, exp2 + m * P, lr[m], l2[m], out + OUT_TOTAL * M + m,
+                 out + OUT_L2 * M + m, alive + m, died_at + m);
     }
 }

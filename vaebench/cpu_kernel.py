@@ -10,13 +10,12 @@ feature flags, so a shared home directory across different machines never loads 
 
 :func:`load` returns the library, or None where there is no working C compiler (or where
 ``VAEBENCH_CPU_KERNEL=torch`` asks for the PyTorch operators); the engine then trains with PyTorch's
-operators, a second path that computes the same function but not bit-identical numbers. Which path a run
-takes depends on the machine and on the run's own shape (MLPs deeper than :data:`MAX_LAYERS` take the
-operators), never on the runs beside it. The engine calls :meth:`KernelMLP.forward` and
-:func:`step_backward` (the variant's loss in PyTorch between them), or :func:`fused_step` alone (the whole
-step, for a loss stated as weights of the standard terms); :meth:`KernelMLP.backward`, ``vb_adam`` and
-``vb_exp`` expose C pieces one at a time, for the tests that check them against autograd,
-``torch.optim.Adam`` and ``torch.exp``.
+operators, a second route that computes the same function but not bit-identical numbers. Which route a
+run takes depends on the machine, the variant and the run's own shape (MLPs deeper than
+:data:`MAX_LAYERS` take the operators), never on the runs beside it. The fused route
+(:mod:`vaebench.routes.fused`) calls ``vb_fused_step``, the whole step; :class:`KernelMLP` (``vb_forward``,
+``vb_backward``), ``vb_adam`` and ``vb_exp`` expose C pieces one at a time, for the tests that check them
+against autograd, ``torch.optim.Adam`` and ``torch.exp``.
 """
 
 from __future__ import annotations
@@ -58,15 +57,11 @@ _SIGNATURES = {
                      _i64], None),
     "vb_adam": ([_i64, _i64, _i64, _p, _p, _p, _p, _p, _p, _p, _p, _p, _p, _i64,
                  ctypes.c_double, ctypes.c_double, ctypes.c_double], None),
-    "vb_step_scratch_floats": ([_p, _p, _i64], _i64),
     "vb_exp": ([_i64, _p, ctypes.c_float, _p], None),
     "vb_fused_scratch_floats": ([_p, _p, _i64, _i64], _i64),
-    "vb_fused_step": ([_i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _i64, _p, _p, _p, _p, _p, _p, _p, _p, _p,
-                       _p, _p, _p, _p, _i64, ctypes.c_double, ctypes.c_double, ctypes.c_double, _p, _i64],
-                      None),
-    "vb_step_backward": ([_i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _p, _i64, _p, _i64, _p, _p, _p, _p, _p,
-                          _p, _p, _p, _p, _p, _p, _p, _p, _p, _i64, ctypes.c_double, ctypes.c_double,
-                          ctypes.c_double, _p, _i64], None),
+    "vb_fused_step": ([_i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _i64, _p, _i64, _i64, _p, _p, _p, _p, _i64,
+                       _p, _p, _p, _p, _p, _p, _i64, _p, _p, _i64, ctypes.c_double, ctypes.c_double,
+                       ctypes.c_double, _p, _i64], None),
 }
 
 
@@ -171,7 +166,7 @@ def load() -> ctypes.CDLL | None:
 
 def active() -> str:
     """Whether this process trains CPU runs with the kernel ("kernel": ``TrainResult.engine`` is then
-    "fused" or "kernel", by variant) or with PyTorch operators ("operators")."""
+    "fused" for variants that state terms) or with PyTorch operators ("operators")."""
     return "kernel" if load() is not None else "operators"
 
 
@@ -194,12 +189,10 @@ class KernelMLP:
         self.m, self.p = flat.shape
         self.n_in, self.n_out = layers[0].n_in, layers[-1].n_out
         self.block = self.n_out // split
-        self.spec = torch.tensor([len(layers)] + [v for ly in layers for v in (ly.n_in, ly.n_out, ly.w_at,
-                                                                                 ly.b_at)],
-                                 dtype=torch.int64)
-        spec = self.spec.data_ptr()
-        self.acts = torch.empty(self.m, max(1, lib.vb_acts_floats(spec, batch)))
-        self.scratch = torch.empty(lib.vb_scratch_floats(spec, batch))
+        self.spec = spec(layers)
+        ptr = self.spec.data_ptr()
+        self.acts = torch.empty(self.m, max(1, lib.vb_acts_floats(ptr, batch)))
+        self.scratch = torch.empty(lib.vb_scratch_floats(ptr, batch))
 
     def forward(self, x):
         """``x`` [M, B, n_in] (each model's [B, n_in] contiguous) → output [split, M, B, n_out / split]
@@ -246,80 +239,24 @@ def _check_input(x, m: int, batch: int, width: int) -> None:
                          f"expected float32 [{m}, {batch}, {width}] with contiguous rows on the CPU")
 
 
-def step_backward(lib: ctypes.CDLL, encoder: KernelMLP, decoder: KernelMLP, scratch, x, z, g_recon, g_mu,
-                  g_logvar, g_z, spread, grad, exp1, exp2, lr, l2, total, l2_out, alive, died_at,
-                  n_weights: int, t: int, betas: tuple[float, float], eps: float) -> None:
-    """The backward half of a step for M models in one call (``vb_step_backward``): decoder backward, the
-    chain rule through z = μ + σ·ε, encoder backward, Adam. Gradients come from a loss that saw μ, log σ²,
-    z and the reconstruction as separate leaves (``g_logvar``, ``g_z``, ``spread`` = σ·ε are None for a
-    deterministic encoder). Updates ``encoder.flat`` and the Adam moments in place, writes ``total`` (+ the
-    L2 term), ``l2_out``, ``alive`` and ``died_at``; ``x`` and ``z`` are the inputs of the forward calls."""
-    flat = encoder.flat
 
+
+def spec(layers):
+    """The kernel's description of an MLP: int64 [1 + 4·layers] = (n_layers, then n_in, n_out, w_at, b_at
+    of each layer)."""
     import torch
 
-    m, b, d = encoder.m, encoder.batch, decoder.n_in
-    expected = {"z": (z, (m, b, d)), "g_recon": (g_recon, (m, b, decoder.n_out)), "g_mu": (g_mu, (m, b, d)),
-                "g_logvar": (g_logvar, (m, b, d)), "g_z": (g_z, (m, b, d)), "spread": (spread, (m, b, d))}
-    for name, (a, shape) in expected.items():  # C reads raw memory: exactly these arrays or nothing
-        if a is None and name in ("z", "g_recon", "g_mu"):
-            raise ValueError(f"step_backward: {name} is required")
-        if a is not None and (tuple(a.shape) != shape or a.dtype != torch.float32 or not a.is_contiguous()
-                              or a.device.type != "cpu"):
-            raise ValueError(f"step_backward: {name} is {a.dtype} {tuple(a.shape)} on {a.device}"
-                             f"{'' if a.is_contiguous() else ', not contiguous'}; expected contiguous "
-                             f"float32 {list(shape)} on the CPU")
-    _check_input(x, encoder.m, encoder.batch, encoder.n_in)
-    lib.vb_step_backward(encoder.m, encoder.spec.data_ptr(), decoder.spec.data_ptr(), flat.data_ptr(),
-                         encoder.p, n_weights, x.data_ptr(), x.stride(0), z.data_ptr(),
-                         encoder.acts.data_ptr(), encoder.acts.shape[1], decoder.acts.data_ptr(),
-                         decoder.acts.shape[1], g_recon.data_ptr(), g_mu.data_ptr(), _ptr(g_logvar),
-                         _ptr(g_z), _ptr(spread), grad.data_ptr(), exp1.data_ptr(), exp2.data_ptr(),
-                         lr.data_ptr(), l2.data_ptr(), total.data_ptr(), l2_out.data_ptr(), alive.data_ptr(),
-                         died_at.data_ptr(), t, betas[0], betas[1], eps, scratch.data_ptr(), encoder.batch)
+    return torch.tensor([len(layers)] + [v for ly in layers for v in (ly.n_in, ly.n_out, ly.w_at, ly.b_at)],
+                        dtype=torch.int64)
 
 
-FUSED_TERMS = ("recon", "kl")  # the standard terms vb_fused_step computes (vaebench/losses.py)
-
-
-def fused_step(lib: ctypes.CDLL, encoder: KernelMLP, decoder: KernelMLP, scratch, x, noise, w_recon, w_kl,
-               recon_var, exp1, exp2, lr, l2, out, alive, died_at, n_weights: int, t: int,
-               betas: tuple[float, float], eps: float) -> None:
-    """A whole training step of M models in one call (``vb_fused_step``), for a loss that is
-    ``w_recon·recon + w_kl·kl`` (:func:`vaebench.losses.gaussian_recon`, :func:`~vaebench.losses.gaussian_kl`)
-    plus the L2 term: each model's forward, z = μ + σ·ε, the terms and their gradients, backward and Adam,
-    while its activations sit in cache. ``x`` [M, B, 2] and ``noise`` [M, B, d] (None: z = μ, and
-    ``w_kl`` is ignored) with contiguous rows; ``w_recon``, ``w_kl``, ``recon_var``, ``lr``, ``l2`` [M];
-    writes ``out`` [4, M] = (recon, kl, total with the L2 term, L2 term), updates ``encoder.flat``, the
-    Adam moments, ``alive`` and ``died_at`` (as :func:`step_backward`)."""
+def check_chunk(a, m: int, batch: int, width: int) -> None:
+    """A chunk the fused step reads step by step: float32 CPU [m, steps, batch, width], each step's
+    [batch, width] contiguous."""
     import torch
 
-    m, b = encoder.m, encoder.batch
-    _check_input(x, m, b, encoder.n_in)
-    if (noise is None) != (encoder.split == 1):  # C reads log σ² and ε exactly when the encoder gives both
-        raise ValueError(f"fused_step: noise is {'None' if noise is None else 'given'} for an encoder with "
-                         f"{encoder.split} output block(s); noise is needed exactly when it gives log σ²")
-    if noise is not None:
-        _check_input(noise, m, b, decoder.n_in)
-    need = lib.vb_fused_scratch_floats(encoder.spec.data_ptr(), decoder.spec.data_ptr(), b, encoder.p)
-    if scratch.dtype != torch.float32 or not scratch.is_contiguous() or scratch.numel() < need:
-        raise ValueError(f"fused_step: scratch is {scratch.dtype} with {scratch.numel()} floats; "
-                         f"needs {need}")
-    for name, a in (("exp1", exp1), ("exp2", exp2)):
-        if tuple(a.shape) != tuple(encoder.flat.shape) or a.dtype != torch.float32 or not a.is_contiguous():
-            raise ValueError(f"fused_step: {name} is {a.dtype} {tuple(a.shape)}; expected contiguous float32 "
-                             f"{list(encoder.flat.shape)}")
-    for name, a in (("w_recon", w_recon), ("w_kl", w_kl), ("recon_var", recon_var), ("lr", lr), ("l2", l2)):
-        if a is not None and (tuple(a.shape) != (m,) or a.dtype != torch.float32 or not a.is_contiguous()
-                              or a.device.type != "cpu"):
-            raise ValueError(f"fused_step: {name} is {a.dtype} {tuple(a.shape)}; expected contiguous float32 "
-                             f"[{m}] on the CPU")
-    if tuple(out.shape) != (4, m) or out.dtype != torch.float32 or not out.is_contiguous():
-        raise ValueError(f"fused_step: out is {out.dtype} {tuple(out.shape)}; expected contiguous float32 "
-                         f"[4, {m}]")
-    o, es = out.data_ptr(), 0 if noise is None else noise.stride(0)
-    lib.vb_fused_step(m, encoder.spec.data_ptr(), decoder.spec.data_ptr(), encoder.flat.data_ptr(), encoder.p,
-                      n_weights, x.data_ptr(), x.stride(0), _ptr(noise), es,
-                      _ptr(w_recon), _ptr(w_kl), recon_var.data_ptr(), exp1.data_ptr(), exp2.data_ptr(),
-                      lr.data_ptr(), l2.data_ptr(), o, o + 4 * m, o + 8 * m, o + 12 * m, alive.data_ptr(),
-                      died_at.data_ptr(), t, betas[0], betas[1], eps, scratch.data_ptr(), b)
+    if (a.dtype != torch.float32 or a.device.type != "cpu" or a.dim() != 4
+            or (a.shape[0], a.shape[2], a.shape[3]) != (m, batch, width) or a.stride(3) != 1
+            or a.stride(2) != width):
+        raise ValueError(f"kernel chunk: got {a.dtype} {tuple(a.shape)} strides {a.stride()} on {a.device}; "
+                         f"expected float32 [{m}, steps, {batch}, {width}] with contiguous rows on the CPU")

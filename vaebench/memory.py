@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from vaebench.config import RunConfig
 from vaebench.engine import CHUNK
-from vaebench.model import Layout
 from vaebench.variants import get_variant
 
 MEMORY_FRACTION = 0.8  # a shard may use at most this share of the memory there is (host: physical; GPU: free)
@@ -32,11 +31,10 @@ METRICS_BYTES_PER_POINT = 1200
 def train_bytes(cfg: RunConfig) -> int:
     """One run's training state: training data, parameters with gradient and Adam moments, one step's
     activations forward and backward, the pre-drawn chunk of minibatch indices and noise."""
-    variant, d, b = get_variant(cfg.variant), cfg.latent_dim, cfg.batch_size
-    if not variant.trainable:
-        return 0
-    n_params = Layout.build(2, d, cfg.hidden, variant.stochastic).n_params
-    words = (2 * cfg.n_train + 6 * n_params + 8 * b * (2 * sum(cfg.hidden) + 4 * d + 4)
+    d, b = cfg.latent_dim, cfg.batch_size
+    layout = get_variant(cfg.variant).layout(cfg)  # an analytic reference's has no layers
+    widths = sum(ly.n_out for ly in layout.encoder + layout.decoder)
+    words = (2 * cfg.n_train + 6 * layout.n_params + 8 * b * (widths + 2 * d + 2)
              + CHUNK * b * (2 + 2 * d))
     return 4 * words
 
@@ -50,8 +48,9 @@ def kept_eval_bytes(cfg: RunConfig, n_eval: int) -> int:
 def forward_bytes(cfg: RunConfig, rows: int) -> int:
     """The network run on ``rows`` points at once, without gradients: two layers' outputs alive (a layer
     and its ReLU), max(hidden) wide."""
-    width = max((*cfg.hidden, 2, cfg.latent_dim))  # hidden = [] is a linear encoder and decoder
-    return 4 * rows * 2 * width if get_variant(cfg.variant).trainable else 0
+    layout = get_variant(cfg.variant).layout(cfg)  # an analytic reference's has no layers
+    width = max((ly.n_out for ly in layout.encoder + layout.decoder), default=0)
+    return 4 * rows * 2 * width
 
 
 def eval_peak_bytes(cfg: RunConfig, n_eval: int) -> int:

@@ -33,11 +33,9 @@ import pandas as pd
 import torch
 
 from vaebench import cpu_kernel, memory, store
-from vaebench import workers as workers_
 from vaebench.config import RunConfig, check_int
 from vaebench.engine import group_key, resolve_device, train
 from vaebench.grid import Grid, run_id
-from vaebench.variants import get_variant
 
 DEFAULT_SHARD_SIZE = 64
 DASK_RETRIES = 3
@@ -65,7 +63,7 @@ def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, th
 
     ``configs``: RunConfig dicts (devices resolved); ``run_ids``: their ids, checked against this
     process's vaebench (a worker with another RESULTS_VERSION fails loudly); ``threads`` pins torch's
-    thread count in this process. Rows carry ``engine`` (the path that trained the run: "fused", "kernel",
+    thread count in this process. Rows carry ``engine`` (the path that trained the run: "fused",
     "operators" or "analytic") and timings in seconds: ``train_seconds`` (the group's wall time per run)
     and ``eval_seconds``.
     """
@@ -141,9 +139,8 @@ def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", schedul
     """Validate a study without writing or training anything (see :func:`run_study` for the arguments);
     ValueError naming the argument or key, its value and what is allowed."""
     grid = grid_or_path if isinstance(grid_or_path, Grid) else Grid.from_toml(grid_or_path)
-    # a bad VAEBENCH_CPU_KERNEL or VAEBENCH_CPU_WORKERS stops here, before anything is written
+    # a bad VAEBENCH_CPU_KERNEL stops here, before anything is written
     cpu_kernel.mode()
-    workers_.mode()
     shard_size = check_int("shard_size", shard_size, 1, 1_000_000)
     n_eval = grid.n_eval if n_eval is None else check_int("n_eval", n_eval, 10, 1_000_000)
     if workers is not None:
@@ -300,10 +297,6 @@ class _Progress:
             self.bar.close()
 
 
-def _steps(cfg: RunConfig) -> int:
-    return cfg.steps if get_variant(cfg.variant).trainable else 0
-
-
 def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: str = "local",
               scheduler: str | None = None, device: str | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
               progress: bool = True, n_eval: int | None = None, workers: int | None = None,
@@ -334,7 +327,7 @@ def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: st
         done -= {rid for rid, _ in broken}  # artifacts damaged since: train the run again
         pending = [i for i, rid in enumerate(plan.run_ids) if rid not in done]
         n_runs, n_stored = len(plan.run_ids), len(plan.run_ids) - len(pending)
-        report = _Progress(progress, plan.grid.name, n_runs, sum(_steps(plan.configs[i]) for i in pending),
+        report = _Progress(progress, plan.grid.name, n_runs, sum(plan.configs[i].steps for i in pending),
                            n_stored)
         for rid, why in broken:
             report.log(f"run {rid}: broken artifacts ({why}); it will train again")
@@ -368,6 +361,6 @@ def _execute(plan: StudyPlan, out: Path, shards: list[list[int]], report: _Progr
             for rec in records:
                 store.write_run(out, rec.run_id, by_id[rec.run_id], rec.arrays, rec.history, rec.state_dict)
             store.write_part(out, [rec.row for rec in records])
-            report.shard(len(records), sum(_steps(plan.configs[i]) for i in shards[k]))
+            report.shard(len(records), sum(plan.configs[i].steps for i in shards[k]))
     finally:
         ex.close()

@@ -1,8 +1,9 @@
-"""The interface every variant implements: a params dataclass plus its loss terms.
+"""The interface every variant implements: a params dataclass plus its objective, stated once.
 
-A variant never trains anything itself: the engine (:mod:`vaebench.engine`) computes the encoder and
-decoder outputs of M models at once and hands them over in a :class:`LossInputs`; the variant returns its
-loss terms, one number per model. The engine adds the L2 term and differentiates ``total``.
+A variant never trains anything itself. It states its objective as terms of the standard per-model
+statistics (:meth:`Variant.terms`, :mod:`vaebench.objective`), from which every route of the engine
+derives what it needs; or, for an objective of another form, as a PyTorch loss on the [M, B, …] tensors
+of a :class:`LossInputs` (:meth:`Variant.loss`). The engine adds the L2 term.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
     from vaebench.config import RunConfig
+    from vaebench.model import Layout
+    from vaebench.objective import Coefficients, Term
 
 
 @dataclass(frozen=True)
@@ -48,39 +52,34 @@ class LossInputs:
 
 
 class Variant:
-    """Base class: subclass, set ``name`` and ``Params``, implement :meth:`loss`, decorate with
-    ``@register_variant``."""
+    """Base class: subclass, set ``name`` and ``Params``, implement :meth:`terms` (or :meth:`loss`),
+    decorate with ``@register_variant``."""
 
     name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     stochastic: ClassVar[bool] = True  # encoder gives (μ, log σ²) and z is sampled; else z = μ
     needs_prior: ClassVar[bool] = False  # engine passes N(0, I) samples in LossInputs.prior
-    trainable: ClassVar[bool] = True  # False: an analytic model, nothing to train
     reference: ClassVar[str] = ""
 
+    def terms(self, c: Coefficients) -> list[Term]:
+        """The objective, stated once: its terms (:class:`vaebench.objective.Term`) of the standard
+        per-model statistics, from the coefficients ``c`` (β(t) [S, M], ``params``, the step). The engine
+        adds the L2 term. Every route trains from this (:mod:`vaebench.objective`); the CPU kernel
+        computes the whole step from it, with no PyTorch in the step."""
+        raise NotImplementedError(f"variant {self.name!r} states neither terms nor a loss")
+
     def loss(self, inp: LossInputs) -> dict[str, Tensor]:
-        """Loss terms per model, each a tensor [M]; must contain ``"total"`` (without the L2 term)."""
-        raise NotImplementedError
+        """Loss terms per model, each a tensor [M], with ``"total"`` (without the L2 term): by default
+        :meth:`terms` evaluated on ``inp``. Override it instead of :meth:`terms` for an objective that is
+        not a sum of terms of the standard statistics: any differentiable PyTorch on the [M, B, …]
+        tensors. The engine then trains it on the PyTorch route (``TrainResult.engine`` "operators")."""
+        from vaebench import objective
 
-    def gradients(self, inp: LossInputs) -> tuple[dict[str, Tensor], dict[str, Tensor]] | None:
-        """Optional, for speed only: ``(terms, grads)``, the terms of :meth:`loss` and the gradients of
-        ``terms["total"].sum()`` with respect to ``inp.mu``, ``inp.logvar``, ``inp.z`` and ``inp.recon``
-        (keys ``mu``, ``logvar``, ``z``, ``recon``; a missing key is a zero gradient), treating them as
-        independent inputs. The default, None, has the engine differentiate :meth:`loss` with autograd.
-        Used by the CPU kernel path (the operator path always uses autograd, so both paths check each
-        other); a variant that defines it is checked against autograd in tests/test_variants.py."""
-        return None
-
-    def term_weights(self, beta: Tensor, params: dict[str, Tensor]) -> dict[str, Tensor] | None:
-        """Optional, for speed only: where :meth:`loss` is a weighted sum of the standard terms
-        ``"recon"`` (:func:`vaebench.losses.gaussian_recon`) and ``"kl"``
-        (:func:`vaebench.losses.gaussian_kl`), their weights, so the CPU kernel computes the whole step in C
-        (:func:`vaebench.cpu_kernel.fused_step`).
-        ``beta``: β(t) of every step at once, [steps, M]; ``params`` each [M]. Returns the weights,
-        broadcastable to [steps, M], keyed and ordered as :meth:`loss` returns these terms (its keys must be
-        exactly these plus ``"total"``). The default, None, keeps the loss in PyTorch. A variant that
-        defines it is checked against its :meth:`loss` in tests/test_variants.py."""
-        return None
+        step = torch.full((1, 1), float(inp.step), dtype=inp.beta.dtype, device=inp.beta.device)
+        tab = objective.table(self, inp.beta.unsqueeze(0), inp.params, inp.steps, step)
+        stats = objective.statistics(tab, inp.x, inp.recon, inp.mu, inp.logvar, inp.z, inp.prior,
+                                     inp.recon_var)
+        return objective.evaluate(tab, stats)
 
     def resolve_params(self, given: dict[str, Any]) -> dict[str, float]:
         """Validate ``given`` against ``Params`` and fill in its defaults; errors name ``params.KEY``."""
@@ -102,6 +101,13 @@ class Variant:
 
     def check_config(self, cfg: RunConfig) -> None:
         """Checks that tie the variant to other fields of the run (e.g. probit needs a 2-D latent)."""
+
+    def layout(self, cfg: RunConfig) -> Layout:
+        """Where the model's parameters sit in one flat row (:class:`vaebench.model.Layout`): the MLP
+        encoder and decoder of ``cfg``'s shape. A reference with nothing to train has none."""
+        from vaebench.model import Layout
+
+        return Layout.build(2, cfg.latent_dim, cfg.hidden, self.stochastic)
 
     def module(self, cfg: RunConfig, flat: Tensor | None) -> nn.Module:
         """The trained model as a plain ``nn.Module`` built from one row of stacked parameters."""

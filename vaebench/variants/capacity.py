@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import torch
 
-from vaebench.losses import gaussian_kl, gaussian_recon
+from vaebench.objective import Term
 from vaebench.variants import register_variant
-from vaebench.variants.base import LossInputs, Variant, require_nonneg
+from vaebench.variants.base import Variant, require_nonneg
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,6 @@ class Capacity(Variant):
         if not 0 < params["c_warmup"] <= 1:
             raise ValueError(f"params.c_warmup = {params['c_warmup']!r}: must be in (0, 1]")
 
-    def loss(self, inp: LossInputs) -> dict:
-        recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)
-        kl = gaussian_kl(inp.mu, inp.logvar)
-        ramp = torch.clamp(inp.step / (inp.params["c_warmup"] * inp.steps), max=1.0)
-        capacity = inp.params["c_max"] * ramp
-        return {"recon": recon, "kl": kl, "capacity": capacity,
-                "total": recon + inp.beta * (kl - capacity).abs()}
+    def terms(self, c):
+        capacity = c.params["c_max"] * torch.clamp(c.step / (c.params["c_warmup"] * c.steps), max=1.0)
+        return [Term("recon"), Term("kl", c.beta, "abs", capacity)]

@@ -7,11 +7,9 @@ collapsing onto the prior.
 
 from dataclasses import dataclass
 
-import torch
-
-from vaebench.losses import gaussian_recon, kl_per_dim
+from vaebench.objective import Term
 from vaebench.variants import register_variant
-from vaebench.variants.base import LossInputs, Variant, require_nonneg
+from vaebench.variants.base import Variant, require_nonneg
 
 
 @dataclass(frozen=True)
@@ -28,8 +26,5 @@ class FreeBits(Variant):
     def check_params(self, params: dict) -> None:
         require_nonneg(params, "target")
 
-    def loss(self, inp: LossInputs) -> dict:
-        recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)
-        kl_k = kl_per_dim(inp.mu, inp.logvar)  # [M, d]
-        floored = torch.maximum(kl_k, inp.params["target"][:, None]).sum(-1)
-        return {"recon": recon, "kl": kl_k.sum(-1), "total": recon + inp.beta * floored}
+    def terms(self, c):
+        return [Term("recon"), Term("kl_dim", c.beta, "floor", c.params["target"])]

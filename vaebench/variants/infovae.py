@@ -8,9 +8,9 @@ answer to the report's failure mode: the KL term alone pushes every q(z|x) towar
 
 from dataclasses import dataclass
 
-from vaebench.losses import gaussian_kl, gaussian_recon, mmd
+from vaebench.objective import Term
 from vaebench.variants import register_variant
-from vaebench.variants.base import LossInputs, Variant, require_mmd_batch, require_nonneg
+from vaebench.variants.base import Variant, require_mmd_batch, require_nonneg
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,5 @@ class InfoVAE(Variant):
     def check_config(self, cfg) -> None:
         require_mmd_batch(cfg)
 
-    def loss(self, inp: LossInputs) -> dict:
-        recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)
-        kl = gaussian_kl(inp.mu, inp.logvar)
-        m = mmd(inp.z, inp.prior, kernel="rbf")
-        return {"recon": recon, "kl": kl, "mmd": m,
-                "total": recon + inp.beta * kl + inp.params["mmd_weight"] * m}
+    def terms(self, c):
+        return [Term("recon"), Term("kl", c.beta), Term("mmd_rbf", c.params["mmd_weight"])]

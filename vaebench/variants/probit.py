@@ -1,7 +1,10 @@
 """`probit`: the analytic reference. Encoder z = Φ⁻¹(x), decoder x = Φ(z), coordinate-wise.
 
 It maps U[0, 1]² exactly onto N(0, I) and back, so it scores the best any model can on uniform data:
-scored by the same metrics, trained by nobody (``steps`` is ignored). Its posterior is a point mass
+scored by the same metrics, trained by nobody. It is modelled as what it is, a model with no parameters
+(an empty :meth:`~vaebench.variants.base.Variant.layout`) and no objective (no terms): the engine's route
+for a model with nothing to train (:class:`vaebench.routes.analytic.AnalyticRoute`) takes no steps, and
+the memory estimate counts no parameters, without a case for it anywhere. Its posterior is a point mass
 (σ = 0), so its encoder reports log σ² = −inf.
 """
 
@@ -10,8 +13,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from vaebench.model import Layout
 from vaebench.variants import register_variant
-from vaebench.variants.base import LossInputs, Variant
+from vaebench.variants.base import Variant
 
 
 class ProbitVAE(nn.Module):
@@ -37,7 +41,6 @@ class ProbitVAE(nn.Module):
 class Probit(Variant):
     name = "probit"
     stochastic = False
-    trainable = False
     reference = "analytic: Φ⁻¹ / Φ"
 
     def check_config(self, cfg) -> None:
@@ -46,8 +49,11 @@ class Probit(Variant):
         if cfg.dataset != "uniform":
             raise ValueError(f"dataset = {cfg.dataset!r}: variant 'probit' needs dataset = 'uniform'")
 
-    def loss(self, inp: LossInputs) -> dict:
-        raise RuntimeError("probit is analytic and never trained")
+    def terms(self, c) -> list:
+        return []  # nothing to optimise
+
+    def layout(self, cfg) -> Layout:
+        return Layout((), (), 0, 0)  # nothing to train
 
     def module(self, cfg, flat) -> nn.Module:
         return ProbitVAE()

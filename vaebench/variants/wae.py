@@ -5,9 +5,9 @@ the inverse multiquadratic kernel C/(C + ‖a−b‖²), C = 2d, and an unbiased
 prior samples as the batch has points.
 """
 
-from vaebench.losses import gaussian_recon, mmd
+from vaebench.objective import Term
 from vaebench.variants import register_variant
-from vaebench.variants.base import LossInputs, Variant, require_mmd_batch
+from vaebench.variants.base import Variant, require_mmd_batch
 
 
 @register_variant
@@ -20,7 +20,5 @@ class WAE(Variant):
     def check_config(self, cfg) -> None:
         require_mmd_batch(cfg)
 
-    def loss(self, inp: LossInputs) -> dict:
-        recon = gaussian_recon(inp.x, inp.recon, inp.recon_var)
-        m = mmd(inp.z, inp.prior, kernel="imq")
-        return {"recon": recon, "mmd": m, "total": recon + inp.beta * m}
+    def terms(self, c):
+        return [Term("recon"), Term("mmd_imq", c.beta)]
