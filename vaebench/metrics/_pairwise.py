@@ -32,15 +32,18 @@ def pairwise_sum(y: np.ndarray, transform: InPlace, *, max_block: int = MAX_BLOC
     norms = torch.einsum("ij,ij->i", t, t)
     rows = max(1, min(n, max_block // max(n, 1)))
     total = 0.0
+    buffer = torch.empty(rows * n, dtype=torch.float64)
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         r = stop - start
-        sq = torch.addmm(norms[start:stop, None] + norms[None, start:], t[start:stop], t[start:].T,
-                         alpha=-2.0)
+        sq = buffer[:r * (n - start)].view(r, n - start)
+        torch.add(norms[start:stop, None], norms[None, start:], out=sq)
+        sq.addmm_(t[start:stop], t[start:].T, alpha=-2.0)
         sq.clamp_(min=0.0)
         sq[:, :r].diagonal().zero_()  # ‖y_i − y_i‖² is 0, not the Gram form's rounding error
         f = transform(sq)
-        total += float(f[:, :r].sum()) + 2.0 * float(f[:, r:].sum())
+        # the block's own square once, the pairs to its right twice (for (i, j) and (j, i))
+        total += 2.0 * float(f.sum()) - float(f[:, :r].sum())
     return total
 
 
