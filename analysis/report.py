@@ -222,6 +222,10 @@ def run(args: argparse.Namespace) -> Path:
                       history=lambda rid: store.load_history(study_dir, rid),
                       title=f"vaebench report: {study.get('name', study_dir.name)}",
                       meta=_meta(results, study, study_dir, grid, bench_from), bench=bench, notes=NOTES)
+    from analysis.study_time import route_table, study_table
+    from vaebench.timings import read_timings
+
+    report.tables += [study_table(results, read_timings(study_dir)), route_table(results)]
     write_report(report, out)
     _log(f"written to {out}/ (report.html, report.md, {len(report.figures)} figures, results.parquet, "
          f"results.csv)")
