@@ -2,7 +2,9 @@
 
 ``python -m tests.metrics.frozen_inputs`` prints the suite's outputs on these inputs as a Python literal;
 run at main e2eb71b (the implementations before issue 13 made them faster), its output is the
-``FROZEN`` dict of the test module, pasted unchanged.
+``FROZEN`` dict of the test module, pasted unchanged. (The case "d2_n5000_mlp" was added later: its
+values come from main e2eb71b's vaebench with this module, ``PYTHONPATH=/path/to/main`` and this
+worktree appended to ``sys.path``.)
 """
 
 from __future__ import annotations
@@ -48,12 +50,40 @@ def linear_model(d: int) -> types.SimpleNamespace:
     return types.SimpleNamespace(encode=encode, decode=decode)
 
 
+def mlp_model(d: int, seed: int = 3) -> types.SimpleNamespace:
+    """A fixed ReLU MLP encoder and decoder of the seed's shape (2→30→30→2d, d→30→30→2), weights drawn
+    from a seeded NumPy generator, as a vaebench model's ``encode``/``decode`` work."""
+    rng = np.random.default_rng(seed)
+
+    def mlp(sizes: list[int]) -> torch.nn.Sequential:
+        layers: list[torch.nn.Module] = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+            lin = torch.nn.Linear(n_in, n_out)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(rng.uniform(-1, 1, (n_out, n_in)) / np.sqrt(n_in)))
+                lin.bias.copy_(torch.from_numpy(rng.uniform(-0.5, 0.5, n_out)))
+            layers += [lin, torch.nn.ReLU()]
+        return torch.nn.Sequential(*layers[:-1])
+
+    enc, dec = mlp([2, 30, 30, 2 * d]), mlp([d, 30, 30, 2])
+
+    def encode(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = enc(x)
+        return out[:, :d], out[:, d:] - 2.0
+
+    return types.SimpleNamespace(encode=encode, decode=dec)
+
+
 def outputs() -> dict[str, dict[str, float]]:
-    """The suite on every case (with the linear model, σ² = 0.05)."""
+    """The suite on every case (with the linear model, σ² = 0.05), and on the first case with the MLP
+    model (its likelihood bounds decode 64 000 rows)."""
     from vaebench.metrics import evaluate
 
-    return {name: evaluate(case_arrays(*args), model=linear_model(args[1]), recon_var=0.05, seed=SUITE_SEED)
-            for name, args in CASES.items()}
+    out = {name: evaluate(case_arrays(*args), model=linear_model(args[1]), recon_var=0.05, seed=SUITE_SEED)
+           for name, args in CASES.items()}
+    out["d2_n5000_mlp"] = evaluate(case_arrays(*CASES["d2_n5000"]), model=mlp_model(2), recon_var=0.05,
+                                   seed=SUITE_SEED)
+    return out
 
 
 if __name__ == "__main__":
