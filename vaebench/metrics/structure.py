@@ -34,11 +34,12 @@ def knn_label_accuracy(latent: Any, labels: Any, k: int = 10) -> float:
         raise ValueError(f"k = {k}: must be smaller than the number of points ({n})")
     _, codes = np.unique(y, return_inverse=True)
     nb = codes[neighbours_without_self(z, k)]
-    votes = np.zeros((n, codes.max() + 1))
+    n_codes = int(codes.max()) + 1
     # one vote per neighbour plus 2^−(rank+1): the extras sum to < 1, so they only break ties, and the
     # nearest voter's extra outweighs all farther ones together
     weight = 1.0 + 0.5 ** (np.arange(k) + 1.0)
-    np.add.at(votes, (np.repeat(np.arange(n), k), nb.ravel()), np.tile(weight, n))
+    cell = (np.arange(n)[:, None] * n_codes + nb).ravel()
+    votes = np.bincount(cell, weights=np.tile(weight, n), minlength=n * n_codes).reshape(n, n_codes)
     return float(np.mean(np.argmax(votes, axis=1) == codes))
 
 
