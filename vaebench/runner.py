@@ -8,7 +8,8 @@ and commits each finished shard (artifacts, then its Parquet part). A shard is a
 batch; the engine makes a run's numbers independent of its neighbours, so the table is the same for any
 shard size and executor. An interrupted study loses at most the shards in flight.
 
-Executors (registry :data:`EXECUTORS`): ``local`` trains shard after shard in this process; ``dask``
+Executors (registry :data:`EXECUTORS`): ``local`` trains shard after shard in this process and evaluates
+each in a background thread while the next one trains (:class:`LocalExecutor`); ``dask``
 sends each shard to a dask.distributed cluster as a task (retried when it fails or its worker dies); the
 client alone writes results. Both pin torch to ``threads`` threads per process, default 1: on the 2-core
 development machine, with other processes busy (load ≈ 3), the smoke grid took 13.8 s with 1 thread and
