@@ -267,3 +267,17 @@ def test_cli_run_ends_with_throughput_and_training_share(tmp_path, capsys):
     assert "of the wall time" in last
     assert main(["run", str(grid), "--out", str(tmp_path / "s"), "--quiet"]) == 0
     assert "nothing to train" in capsys.readouterr().out
+
+
+def test_a_failing_shard_still_lets_the_one_in_evaluation_be_stored(tmp_path, monkeypatch):
+    real = vaebench.runner.train
+
+    def train(cfgs, **kwargs):
+        if cfgs[0].seed == 1:
+            raise FloatingPointError("injected")
+        return real(cfgs, **kwargs)
+
+    monkeypatch.setattr(vaebench.runner, "train", train)
+    with pytest.raises(FloatingPointError, match="injected"):
+        run_study(Grid(study=TINY, axes={"seed": [0, 1]}), tmp_path, shard_size=1, progress=False)
+    assert list(load_results(tmp_path)["seed"]) == [0]

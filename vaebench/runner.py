@@ -219,7 +219,8 @@ class LocalExecutor:
     processes), shard k is evaluated in one background thread, so a second core works where training
     alone would leave it idle. Both use torch's one intra-op thread setting, so no two things ever each
     run several threads. Each run's numbers depend only on its own config and seed, never on what ran
-    beside it. An interrupt loses the shard in training and the one in evaluation."""
+    beside it. When a shard's training fails, the shard being evaluated is stored before the error
+    propagates; an interrupt (Ctrl-C) loses the shard in training and the one in evaluation."""
 
     @staticmethod
     def check(scheduler: str | None) -> None:
@@ -234,7 +235,13 @@ class LocalExecutor:
         evaluating = None  # (shard index, future of its records)
         try:
             for index, cfgs, ids, n_eval in jobs:
-                trained = train_shard(cfgs, ids, self.threads, progress)
+                try:
+                    trained = train_shard(cfgs, ids, self.threads, progress)
+                except Exception:  # a failing shard: store the one already trained first
+                    if evaluating is not None:
+                        done, evaluating = evaluating, None
+                        yield done[0], done[1].result()
+                    raise
                 previous, evaluating = evaluating, (index, pool.submit(evaluate_shard, trained, ids, n_eval))
                 if previous is not None:
                     yield previous[0], previous[1].result()
