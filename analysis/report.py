@@ -42,7 +42,9 @@ from analysis.assemble import assemble
 from analysis.document import Report
 from analysis.html import render_html
 from analysis.markdown import render_markdown
+from analysis.study_time import route_table, study_table
 from analysis.tables import benchmark_table, split_status
+from vaebench.timings import read_timings
 
 DEFAULT_GRID, QUICK_GRID, QUICK_N_EVAL = "seed-figures.toml", "smoke.toml", 1000
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -258,6 +260,7 @@ def run(args: argparse.Namespace) -> Path:
                       notes=NOTES)
     for row in report.results[report.results["status"] == "broken"].itertuples():
         _log(f"run {row.run_id} left out: {row.reason}")
+    report.tables += [study_table(results, read_timings(study_dir)), route_table(results)]
     write_report(report, out)
     _log(f"written to {out}/ (report.html, report.md, {len(report.figures)} figures, results.parquet, "
          f"results.csv)")

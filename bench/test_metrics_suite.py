@@ -1,15 +1,26 @@
-"""The metric suite on one trained run: ``vaebench.evaluation.evaluate_run`` (evaluation arrays plus
-every metric of :mod:`vaebench.metrics.suite`) at n = 10 000 and 100 000 evaluation points (2 000 with
-``--benchmark-disable``). Target of issue 6: under 1 s at n = 10 000."""
+"""The metric suite on one trained run.
+
+``test_metric_suite``: ``vaebench.evaluation.evaluate_run`` (evaluation arrays plus every metric of
+:mod:`vaebench.metrics.suite`) at n = 10 000 and 100 000 evaluation points (2 000 with
+``--benchmark-disable``); issue 6's target: under 1 s at n = 10 000.
+
+``test_evaluation_per_metric_group``: one run's evaluation at n_eval = 5 000 on one core (torch pinned to
+one thread), in ms per metric group of the suite and for ``evaluate_run`` as a whole (issue 13's target:
+≤ 60 ms per run). Each group is timed on its own with fresh shared state (the KD-trees and k-NN queries a
+group shares with the next are built by the first that needs them, as in the suite's order).
+"""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import torch
 
 from bench.common import machine_info, measure
 
 evaluation = pytest.importorskip("vaebench.evaluation", reason="vaebench.evaluation not available")
-pytest.importorskip("vaebench.metrics.suite", reason="the metrics suite is not available")
+suite = pytest.importorskip("vaebench.metrics.suite", reason="the metrics suite is not available")
 
 
 @pytest.fixture(scope="module")
@@ -30,3 +41,36 @@ def test_metric_suite(benchmark, quick, trained, n_eval):
     benchmark.extra_info.update({"n_eval": n, **machine_info()})
     if best is not None:
         benchmark.extra_info["points_per_s"] = n / best
+
+
+def _group_ms(trained, n: int, rounds: int) -> dict[str, float]:
+    """Fastest of ``rounds`` per group, ms; groups run in the suite's order on a fresh context each round."""
+    arrays = evaluation.eval_arrays(trained, n)
+    values, _ = suite._read_arrays(arrays)
+    cfg = trained.config
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        ctx = suite.Context(values, trained.model, cfg.recon_var, 0)
+        for group in suite.GROUPS:
+            start = time.perf_counter()
+            group.compute(ctx)
+            name = group.keys[0].split("_n")[0] if group.keys[0].endswith("_n") else group.keys[0]
+            best[name] = min(best.get(name, float("inf")), 1000 * (time.perf_counter() - start))
+    return best
+
+
+def test_evaluation_per_metric_group(benchmark, quick, trained):
+    n = 1_000 if quick else 5_000
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        benchmark.group = "metrics"
+        best = measure(benchmark, lambda: evaluation.evaluate_run(trained, n), rounds=5, quick=quick)
+        groups = _group_ms(trained, n, 1 if quick else 5)
+    finally:
+        torch.set_num_threads(saved)
+    benchmark.extra_info.update({"n_eval": n, "threads": 1, "ms_per_group": groups,
+                                 "summary": ", ".join(f"{k} {v:.1f} ms" for k, v in groups.items())})
+    if best is not None:
+        benchmark.extra_info["ms_per_run"] = 1000 * best
+    assert set(groups) and all(v > 0 for v in groups.values())

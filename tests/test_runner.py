@@ -214,3 +214,70 @@ def test_an_evaluation_that_fails_keeps_the_trained_run_and_the_rest_of_the_shar
     assert "evaluation failed: FloatingPointError: injected" in bad["reason"].iloc[0]
     assert isinstance(load_model(tmp_path, bad.index[0]), torch.nn.Module)  # weights kept
     assert (df.drop(index=bad.index)["status"] == "ok").all()
+
+
+def test_study_timings_are_stored_and_add_up_to_the_runs_columns(reference):
+    import json
+
+    out, df = reference
+    stored = json.loads((out / "timings.json").read_text())
+    assert stored == df.attrs["timings"]
+    steps = sum(c.steps for c in tiny_grid().configs() if c.variant != "probit")  # probit trains nothing
+    assert stored["runs"] == len(df) and stored["model_steps"] == steps and stored["executor"] == "local"
+    assert stored["train_seconds"] == pytest.approx(df["train_seconds"].sum(), rel=1e-9)
+    assert stored["eval_seconds"] == pytest.approx(df["eval_seconds"].sum(), rel=1e-9)
+    assert 0 < stored["store_seconds"] < stored["wall_seconds"]
+    assert stored["model_steps_per_s"] == pytest.approx(steps / stored["wall_seconds"], rel=1e-9)
+    assert stored["train_share"] == pytest.approx(stored["train_seconds"] / stored["wall_seconds"], rel=1e-9)
+    assert set(df["engine"]) <= {"fused", "kernel", "operators", "analytic"}
+
+
+def test_a_shard_is_evaluated_while_the_next_one_trains(tmp_path, monkeypatch):
+    import threading
+
+    second_started, overlapped, real_train = threading.Event(), [], vaebench.runner.train
+    real_eval = vaebench.runner.evaluate_shard
+
+    def train(cfgs, **kwargs):
+        if cfgs[0].seed == 1:
+            second_started.set()
+        return real_train(cfgs, **kwargs)
+
+    def evaluate(results, ids, n_eval):
+        if results[0].config.seed == 0:  # sequential execution would never start seed 1's training
+            overlapped.append(second_started.wait(timeout=60))
+            overlapped.append(threading.current_thread() is not threading.main_thread())
+        return real_eval(results, ids, n_eval)
+
+    monkeypatch.setattr(vaebench.runner, "train", train)
+    monkeypatch.setattr(vaebench.runner, "evaluate_shard", evaluate)
+    df = run_study(Grid(study=TINY, axes={"seed": [0, 1]}), tmp_path, shard_size=1, progress=False)
+    assert overlapped == [True, True] and len(df) == 2
+
+
+def test_cli_run_ends_with_throughput_and_training_share(tmp_path, capsys):
+    from vaebench.cli import main
+
+    grid = tmp_path / "g.toml"
+    grid.write_text('[study]\nname = "t"\nn_train = 100\nsteps = 20\nbatch_size = 16\nhidden = [8]\n'
+                    'n_eval = 64\n\n[grid]\nseed = [0, 1]\n')
+    assert main(["run", str(grid), "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "trained 2 runs, 40 model-steps in" in last and "model-steps/s including evaluation" in last
+    assert "of the wall time" in last
+    assert main(["run", str(grid), "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    assert "nothing to train" in capsys.readouterr().out
+
+
+def test_a_failing_shard_still_lets_the_one_in_evaluation_be_stored(tmp_path, monkeypatch):
+    real = vaebench.runner.train
+
+    def train(cfgs, **kwargs):
+        if cfgs[0].seed == 1:
+            raise FloatingPointError("injected")
+        return real(cfgs, **kwargs)
+
+    monkeypatch.setattr(vaebench.runner, "train", train)
+    with pytest.raises(FloatingPointError, match="injected"):
+        run_study(Grid(study=TINY, axes={"seed": [0, 1]}), tmp_path, shard_size=1, progress=False)
+    assert list(load_results(tmp_path)["seed"]) == [0]

@@ -136,6 +136,9 @@ def _run(args: argparse.Namespace) -> int:
     counts = results["status"].value_counts()
     print(f"{len(results)} runs stored in {args.out} ({counts.get('ok', 0)} ok, "
           f"{counts.get('diverged', 0)} diverged)")
+    from vaebench.timings import timing_summary
+
+    print(timing_summary(results.attrs.get("timings")) or "nothing to train: every run was stored already")
     return 0
 
 

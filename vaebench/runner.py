@@ -8,7 +8,8 @@ and commits each finished shard (artifacts, then its Parquet part). A shard is a
 batch; the engine makes a run's numbers independent of its neighbours, so the table is the same for any
 shard size and executor. An interrupted study loses at most the shards in flight.
 
-Executors (registry :data:`EXECUTORS`): ``local`` trains shard after shard in this process; ``dask``
+Executors (registry :data:`EXECUTORS`): ``local`` trains shard after shard in this process and evaluates
+each in a background thread while the next one trains (:class:`LocalExecutor`); ``dask``
 sends each shard to a dask.distributed cluster as a task (retried when it fails or its worker dies); the
 client alone writes results. Both pin torch to ``threads`` threads per process, default 1: on the 2-core
 development machine, with other processes busy (load ≈ 3), the smoke grid took 13.8 s with 1 thread and
@@ -24,6 +25,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,9 @@ import torch
 
 from vaebench import cpu_kernel, memory, store
 from vaebench.config import RunConfig, check_int
-from vaebench.engine import group_key, resolve_device, train
+from vaebench.engine import TrainResult, group_key, resolve_device, train
 from vaebench.grid import Grid, run_id
+from vaebench.timings import StudyClock, write_timings
 
 DEFAULT_SHARD_SIZE = 64
 DASK_RETRIES = 3
@@ -57,18 +60,13 @@ class RunRecord:
     state_dict: dict[str, torch.Tensor]
 
 
-def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, threads: int | None = None,
-              progress: Callable[[int], None] | None = None) -> list[RunRecord]:
-    """Train and evaluate one shard (runs of one engine group): the task an executor runs.
+def train_shard(configs: list[dict[str, Any]], run_ids: list[str], threads: int | None = None,
+                progress: Callable[[int], None] | None = None) -> list[TrainResult]:
+    """Train one shard (runs of one engine group) with torch pinned to ``threads`` threads.
 
     ``configs``: RunConfig dicts (devices resolved); ``run_ids``: their ids, checked against this
-    process's vaebench (a worker with another RESULTS_VERSION fails loudly); ``threads`` pins torch's
-    thread count in this process. Rows carry ``engine`` (the path that trained the run: "fused",
-    "operators" or "analytic") and timings in seconds: ``train_seconds`` (the group's wall time per run)
-    and ``eval_seconds``.
-    """
-    from vaebench.evaluation import evaluate_run
-
+    process's vaebench (a worker with another RESULTS_VERSION fails loudly). Results carry ``engine``
+    (the route that trained the run: "fused", "operators" or "analytic")."""
     if threads:
         torch.set_num_threads(threads)
     cfgs = [RunConfig(**d) for d in configs]
@@ -76,8 +74,18 @@ def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, th
         if run_id(cfg) != rid:
             raise RuntimeError(f"run {rid}: this process computes id {run_id(cfg)}; the vaebench versions of "
                                f"client and worker differ")
+    return train(cfgs, progress=progress)
+
+
+def evaluate_shard(results: list[TrainResult], run_ids: list[str], n_eval: int) -> list[RunRecord]:
+    """Evaluate a trained shard: one record per run. Rows carry ``engine`` (the path that trained the run:
+    "fused", "operators" or "analytic") and timings in seconds: ``train_seconds`` (the group's
+    wall time per run) and ``eval_seconds`` (this run's evaluation). A run whose evaluation fails keeps
+    its weights and history, with status "eval_failed"."""
+    from vaebench.evaluation import evaluate_run
+
     records = []
-    for rid, res in zip(run_ids, train(cfgs, progress=progress), strict=True):
+    for rid, res in zip(run_ids, results, strict=True):
         start = time.perf_counter()
         reason, status = res.reason, res.status
         try:
@@ -87,16 +95,24 @@ def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, th
             failed = f"evaluation failed: {type(err).__name__}: {err}"
             reason = f"{reason}; {failed}" if reason else failed
             status = status if status != "ok" else "eval_failed"
+        config = store.config_row(res.config)
         clash = set(metrics) & (set(store.BASE_COLUMNS) | set(store.RUN_COLUMNS) | set(store.TIMING_COLUMNS)
-                                | set(configs[0]))
+                                | set(config))
         if clash:
             raise RuntimeError(f"metric names {sorted(clash)} clash with result columns")
         row = {"run_id": rid, "status": status, "diverged_step": res.diverged_step, "reason": reason,
-               **store.config_row(res.config), **{k: float(v) for k, v in metrics.items()},
+               **config, **{k: float(v) for k, v in metrics.items()},
                "engine": res.engine, "train_seconds": res.seconds,
                "eval_seconds": time.perf_counter() - start}
         records.append(RunRecord(rid, row, arrays, res.history, res.model.state_dict()))
     return records
+
+
+def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, threads: int | None = None,
+              progress: Callable[[int], None] | None = None) -> list[RunRecord]:
+    """Train and evaluate one shard (:func:`train_shard`, then :func:`evaluate_shard`): the task a
+    cluster worker runs."""
+    return evaluate_shard(train_shard(configs, run_ids, threads, progress), run_ids, n_eval)
 
 
 def plan_shards(cfgs: list[RunConfig], shard_size: int) -> list[list[int]]:
@@ -162,8 +178,15 @@ Job = tuple[int, list[dict[str, Any]], list[str], int]  # (shard index, config d
 
 
 class LocalExecutor:
-    """Shards one after another in this process, with torch pinned to ``threads`` threads (default 1,
-    see the module docstring); the caller's thread count is restored on close."""
+    """Shards in this process, with torch pinned to ``threads`` threads (default 1, see the module
+    docstring); the caller's thread count is restored on close.
+
+    Evaluation runs beside training: while shard k+1 trains (in this thread, or in the engine's worker
+    processes), shard k is evaluated in one background thread, so a second core works where training
+    alone would leave it idle. Both use torch's one intra-op thread setting, so no two things ever each
+    run several threads. Each run's numbers depend only on its own config and seed, never on what ran
+    beside it. When a shard's training fails, the shard being evaluated is stored before the error
+    propagates; an interrupt (Ctrl-C) loses the shard in training and the one in evaluation."""
 
     @staticmethod
     def check(scheduler: str | None) -> None:
@@ -174,8 +197,24 @@ class LocalExecutor:
         self.threads, self.saved = threads or 1, torch.get_num_threads()
 
     def map(self, jobs: list[Job], progress: Callable[[int], None]) -> Iterator[tuple[int, list[RunRecord]]]:
-        for index, cfgs, ids, n_eval in jobs:
-            yield index, run_shard(cfgs, ids, n_eval, self.threads, progress)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="vaebench-evaluation")
+        evaluating = None  # (shard index, future of its records)
+        try:
+            for index, cfgs, ids, n_eval in jobs:
+                try:
+                    trained = train_shard(cfgs, ids, self.threads, progress)
+                except Exception:  # a failing shard: store the one already trained first
+                    if evaluating is not None:
+                        done, evaluating = evaluating, None
+                        yield done[0], done[1].result()
+                    raise
+                previous, evaluating = evaluating, (index, pool.submit(evaluate_shard, trained, ids, n_eval))
+                if previous is not None:
+                    yield previous[0], previous[1].result()
+            if evaluating is not None:
+                yield evaluating[0], evaluating[1].result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         torch.set_num_threads(self.saved)
@@ -310,8 +349,11 @@ def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: st
     the grid's. ``shard_size``: runs per shard (one engine batch). ``n_eval``: evaluation points per run
     (default: the grid's, else 5000). ``threads``: torch threads per process (default 1). ``progress``: a
     bar or log lines on stderr. Raises ValueError/OSError with a one-line message for bad input, a busy or
-    unwritable directory; KeyboardInterrupt keeps every shard already stored.
+    unwritable directory; KeyboardInterrupt keeps every shard already stored. Where runs were trained,
+    this call's timings (:class:`vaebench.timings.StudyClock`) are in ``DIR/timings.json`` and in the
+    table's ``attrs["timings"]``.
     """
+    clock = StudyClock(executor)
     plan = plan_study(grid_or_path, executor, scheduler, device, shard_size, n_eval, workers, threads)
     out = store.prepare_dir(out_dir)
     with store.StudyLock(out):
@@ -341,26 +383,33 @@ def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: st
                    f"{len(shards)} shards ({executor}, at most {plan.shard_size} runs each)")
         try:
             if shards:
-                _execute(plan, out, shards, report)
+                _execute(plan, out, shards, report, clock)
         finally:
             report.close()
+            if shards:
+                write_timings(out, clock)
         results = store.load_results(out, plan.run_ids)
+    results.attrs["timings"] = clock.to_dict() if shards else None
     failed = int((results["status"] != "ok").sum())
     report.log(f"study {plan.grid.name!r} complete: {len(results)} runs in {out} ({failed} diverged or "
                f"failed evaluation)")
     return results
 
 
-def _execute(plan: StudyPlan, out: Path, shards: list[list[int]], report: _Progress) -> None:
+def _execute(plan: StudyPlan, out: Path, shards: list[list[int]], report: _Progress,
+             clock: StudyClock) -> None:
     jobs = [(k, [plan.configs[i].to_dict() for i in s], [plan.run_ids[i] for i in s], plan.n_eval)
             for k, s in enumerate(shards)]
     by_id = dict(zip(plan.run_ids, plan.configs, strict=True))
     ex = EXECUTORS[plan.executor](**plan.options)
     try:
         for k, records in ex.map(jobs, report.steps):
+            start = time.perf_counter()
             for rec in records:
                 store.write_run(out, rec.run_id, by_id[rec.run_id], rec.arrays, rec.history, rec.state_dict)
             store.write_part(out, [rec.row for rec in records])
-            report.shard(len(records), sum(plan.configs[i].steps for i in shards[k]))
+            steps = sum(plan.configs[i].steps for i in shards[k])
+            clock.shard([rec.row for rec in records], steps, time.perf_counter() - start)
+            report.shard(len(records), steps)
     finally:
         ex.close()

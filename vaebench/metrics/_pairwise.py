@@ -10,47 +10,52 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
-MAX_BLOCK = 1 << 16  # numbers per block: 512 KiB of float64, about the fastest here
+MAX_BLOCK = 1 << 18  # numbers per block: 2 MiB of float64, about the fastest here
 
-InPlace = Callable[[np.ndarray], np.ndarray]
+InPlace = Callable[[torch.Tensor], torch.Tensor]
 
 
 def pairwise_sum(y: np.ndarray, transform: InPlace, *, max_block: int = MAX_BLOCK) -> float:
     """Σ over all ordered pairs (i, j), i = j included, of ``transform(‖y_i − y_j‖²)``.
 
-    ``y``: float64 [n, d]. ``transform`` maps an array of squared distances to f of them and may work in
-    place (it must return the result). Memory O(max_block) whatever n; time O(n²·d/2). Squared distances
-    come from the Gram form ‖y_i‖² + ‖y_j‖² − 2y_iᵀy_j (one BLAS product per block), clamped at 0: their
-    absolute rounding error is ~1e-16·max‖y‖², negligible in these sums.
+    ``y``: float64 [n, d]. ``transform`` maps a float64 tensor of squared distances to f of them and may
+    work in place (it must return the result). Memory O(max_block) whatever n; time O(n²·d/2). Squared
+    distances come from the Gram form ‖y_i‖² + ‖y_j‖² − 2y_iᵀy_j (one BLAS product per block), clamped at
+    0, the diagonal set to 0 exactly: their absolute rounding error is ~1e-16·max‖y‖², negligible in these
+    sums. The blocks are torch float64 tensors: torch's vectorised exp is about twice as fast as NumPy's
+    here, with the same float64 results to rounding.
     """
-    n = len(y)
-    norms = np.einsum("ij,ij->i", y, y)
+    t = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float64))
+    n = len(t)
+    norms = torch.einsum("ij,ij->i", t, t)
     rows = max(1, min(n, max_block // max(n, 1)))
     total = 0.0
+    buffer = torch.empty(rows * n, dtype=torch.float64)
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         r = stop - start
-        sq = y[start:stop] @ y[start:].T
-        sq *= -2.0
-        sq += norms[start:stop, None]
-        sq += norms[None, start:]
-        np.maximum(sq, 0.0, out=sq)
+        sq = buffer[:r * (n - start)].view(r, n - start)
+        torch.add(norms[start:stop, None], norms[None, start:], out=sq)
+        sq.addmm_(t[start:stop], t[start:].T, alpha=-2.0)
+        sq.clamp_(min=0.0)
+        sq[:, :r].diagonal().zero_()  # ‖y_i − y_i‖² is 0, not the Gram form's rounding error
         f = transform(sq)
-        total += float(f[:, :r].sum()) + 2.0 * float(f[:, r:].sum())
+        # the block's own square once, the pairs to its right twice (for (i, j) and (j, i))
+        total += 2.0 * float(f.sum()) - float(f[:, :r].sum())
     return total
 
 
 def gaussian_kernel(scale: float) -> InPlace:
     """In-place f(s) = exp(−scale·s) on squared distances s."""
 
-    def f(sq: np.ndarray) -> np.ndarray:
-        np.multiply(sq, -scale, out=sq)
-        return np.exp(sq, out=sq)
+    def f(sq: torch.Tensor) -> torch.Tensor:
+        return sq.mul_(-scale).exp_()
 
     return f
 
 
-def euclidean(sq: np.ndarray) -> np.ndarray:
+def euclidean(sq: torch.Tensor) -> torch.Tensor:
     """In-place f(s) = √s: the Euclidean distance from its square."""
-    return np.sqrt(sq, out=sq)
+    return sq.sqrt_()

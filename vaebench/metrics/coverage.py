@@ -11,7 +11,8 @@ point. Then
 
 N real points, M fake ones. Time O((N + M) log N) with ``scipy.spatial.cKDTree``, as the ``prdc`` package
 defines them (without its O(N·M) distance matrix). "Strictly inside" is implemented by shrinking r_i by
-one unit in the last place.
+one unit in the last place: ball i contains a fake point strictly inside iff its count of fakes within
+that radius is positive, so one ball query per real point gives both measures.
 """
 
 from __future__ import annotations
@@ -22,33 +23,33 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from vaebench.metrics._arrays import as_points, check_count
+from vaebench.metrics._neighbours import PointSet
 
 
-def _checked(real: Any, fake: Any, k: Any) -> tuple[np.ndarray, np.ndarray, int]:
+def _checked(real: Any, fake: Any, k: Any) -> tuple[PointSet, np.ndarray, int]:
     k = check_count("k", k, 1)
-    x = as_points(real, "real")
-    y = as_points(fake, "fake", dim=x.shape[1])
+    x = PointSet.of(real, "real")
+    y = as_points(fake, "fake", dim=x.points.shape[1])
     if len(x) <= k:
         raise ValueError(f"k = {k}: must be smaller than the number of real points ({len(x)}), "
                          f"since each real point needs k other real neighbours")
     return x, y, k
 
 
-def knn_radii(real: np.ndarray, k: int) -> np.ndarray:
-    """Distance from each real point [N, D] to its k-th nearest other real point: float64 [N]."""
-    dist, _ = cKDTree(real).query(real, k=k + 1)
-    return dist[:, k]
+def knn_radii(real: Any, k: int) -> np.ndarray:
+    """Distance from each real point [N, D] (an array or a PointSet) to its k-th nearest other real
+    point: float64 [N]."""
+    return PointSet.of(real, "real").knn(k + 1)[0][:, k]
 
 
 def coverage_and_density(real: Any, fake: Any, k: int = 5) -> tuple[np.ndarray, float]:
     """Both of Naeem et al.'s measures from one set of k-NN balls: the boolean [N] "ball i strictly
-    contains a fake point" (its mean is the coverage) and the density."""
+    contains a fake point" (its mean is the coverage) and the density. ``real`` may be a PointSet
+    (its tree and k-NN query are then shared with other metrics)."""
     x, y, k = _checked(real, fake, k)
     radii = knn_radii(x, k)
-    fake_tree = cKDTree(y)
-    nearest, _ = fake_tree.query(x, k=1)
-    counts = fake_tree.query_ball_point(x, r=np.nextafter(radii, 0.0), return_length=True)
-    return nearest < radii, float(np.sum(counts) / (k * len(y)))
+    counts = cKDTree(y).query_ball_point(x.points, r=np.nextafter(radii, 0.0), return_length=True)
+    return counts > 0, float(np.sum(counts) / (k * len(y)))
 
 
 def coverage(real: Any, fake: Any, k: int = 5) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from vaebench.metrics._arrays import as_points, check_count
+from vaebench.metrics._neighbours import PointSet
 
 
 def projection_directions(dim: int, n_projections: int, seed: int = 0) -> np.ndarray:
@@ -45,17 +46,22 @@ def wasserstein_1d_pp(a_sorted: np.ndarray, b_sorted: np.ndarray, p: float) -> n
 def sliced_wasserstein(a: Any, b: Any, *, n_projections: int = 32, p: float = 2.0, seed: int = 0) -> float:
     """Sliced p-Wasserstein distance between samples ``a`` [n, d] and ``b`` [m, d], in the data's units.
 
-    ``n_projections`` directions (ignored for d = 1), ``p`` ≥ 1, ``seed`` only for d ≥ 3. For d = 1 this
-    is the exact W_p (for p = 1, ``scipy.stats.wasserstein_distance``).
+    ``n_projections`` directions (ignored for d = 1), ``p`` ≥ 1, ``seed`` only for d ≥ 3. ``a`` may be
+    a PointSet: its sorted projections are then kept for the next call with the same directions. For
+    d = 1 this is the exact W_p (for p = 1, ``scipy.stats.wasserstein_distance``).
     """
-    x = as_points(a, "a")
+    xs = PointSet.of(a, "a")
+    x = xs.points
     y = as_points(b, "b", dim=x.shape[1])
     n_projections = check_count("n_projections", n_projections, 1)
     seed = check_count("seed", seed, 0)
     if isinstance(p, bool) or not isinstance(p, int | float) or not np.isfinite(p) or p < 1:
         raise ValueError(f"p = {p!r}: must be a finite number >= 1")
     dirs = projection_directions(x.shape[1], n_projections, seed)
-    pa = np.sort(dirs @ x.T, axis=1)
+    key = ("sorted_projections", n_projections, seed if x.shape[1] > 2 else 0)
+    if key not in xs.memo:  # a PointSet shared by several calls sorts its projections once
+        xs.memo[key] = np.sort(dirs @ x.T, axis=1)
+    pa = xs.memo[key]
     pb = np.sort(dirs @ y.T, axis=1)
     return float(np.mean(wasserstein_1d_pp(pa, pb, p)) ** (1.0 / p))
 

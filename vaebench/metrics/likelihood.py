@@ -25,7 +25,8 @@ import torch
 
 from vaebench.metrics._arrays import as_points, check_count, check_fraction, to_numpy
 
-MAX_ROWS = 1 << 16  # decoder rows per call: k × points per chunk
+MAX_ROWS = 1 << 16  # k × points per chunk of importance samples (their draw order depends on it)
+DECODE_ROWS = 1 << 13  # decoder rows per call: cache-sized, about 3× faster here than 65 536 at once
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,9 @@ def likelihood_bounds(model: Any, x: Any, *, k: int = 64, recon_var: float = 0.5
         sl = slice(start, min(n, start + chunk))
         eps = rng.standard_normal((k, sl.stop - sl.start, d))
         z = mu[sl] + std[sl] * eps  # [k, b, d]
-        recon = to_numpy(_call(model.decode, z.reshape(-1, d), device), "decode(z)")
+        flat = z.reshape(-1, d)
+        recon = np.concatenate([to_numpy(_call(model.decode, flat[i:i + DECODE_ROWS], device), "decode(z)")
+                                for i in range(0, len(flat), DECODE_ROWS)])
         recon = recon.reshape(k, -1, dim_x)
         log_lik = log_lik_const - np.sum((data[sl] - recon) ** 2, axis=2) / (2 * recon_var)  # [k, b]
         # log p(z) − log q(z|x): the 2π constants cancel

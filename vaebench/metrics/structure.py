@@ -10,21 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from vaebench.metrics._arrays import as_labels, as_points, check_count
+from vaebench.metrics._arrays import as_labels, check_count
+from vaebench.metrics._neighbours import PointSet, neighbours_without_self
 
 QUERY_MAX = 1000  # trustworthiness: points whose neighbourhoods are checked (all of them if n ≤ this)
-
-
-def neighbours_without_self(points: np.ndarray, k: int) -> np.ndarray:
-    """Indices [n, k] of each point's k nearest other points (itself excluded even among exact
-    duplicates, ties in the tree's order)."""
-    _, idx = cKDTree(points).query(points, k=k + 1)
-    is_self = idx == np.arange(len(points))[:, None]
-    is_self[~is_self.any(axis=1), -1] = True  # self not returned (duplicates): drop the farthest
-    order = np.argsort(is_self, axis=1, kind="stable")
-    return np.take_along_axis(idx, order[:, :k], axis=1)
+RANK_BLOCK = 1 << 18  # trustworthiness: squared distances per block of query rows (2 MiB of float64)
 
 
 def knn_label_accuracy(latent: Any, labels: Any, k: int = 10) -> float:
@@ -35,7 +26,7 @@ def knn_label_accuracy(latent: Any, labels: Any, k: int = 10) -> float:
     the seed report's "quadrant preservation": 1 when quadrants stay separated, ≈ the majority class share
     (0.25 for the uniform square) when the latent forgets them.
     """
-    z = as_points(latent, "latent")
+    z = PointSet.of(latent, "latent")
     n = len(z)
     y = as_labels(labels, "labels", n)
     k = check_count("k", k, 1)
@@ -43,11 +34,12 @@ def knn_label_accuracy(latent: Any, labels: Any, k: int = 10) -> float:
         raise ValueError(f"k = {k}: must be smaller than the number of points ({n})")
     _, codes = np.unique(y, return_inverse=True)
     nb = codes[neighbours_without_self(z, k)]
-    votes = np.zeros((n, codes.max() + 1))
+    n_codes = int(codes.max()) + 1
     # one vote per neighbour plus 2^−(rank+1): the extras sum to < 1, so they only break ties, and the
     # nearest voter's extra outweighs all farther ones together
     weight = 1.0 + 0.5 ** (np.arange(k) + 1.0)
-    np.add.at(votes, (np.repeat(np.arange(n), k), nb.ravel()), np.tile(weight, n))
+    cell = (np.arange(n)[:, None] * n_codes + nb).ravel()
+    votes = np.bincount(cell, weights=np.tile(weight, n), minlength=n * n_codes).reshape(n, n_codes)
     return float(np.mean(np.argmax(votes, axis=1) == codes))
 
 
@@ -60,15 +52,15 @@ def trustworthiness(inputs: Any, latent: Any, k: int = 10, *, max_queries: int =
     neighbours in the input space (1 = nearest) and U_k(i) the intruders. With m = n query points i this
     is the published definition (as ``sklearn.manifold.trustworthiness``); ranks always run over all n
     points, but for n > ``max_queries`` the sum runs over m = ``max_queries`` query points drawn with
-    ``seed`` (an unbiased estimate: ranks of far intruders cost O(n) each). Needs k < n/2.
+    ``seed`` (an unbiased estimate; the ranks cost m·n distances). Needs k < n/2.
     ``inputs`` [n, D], ``latent`` [n, d]. 1 when every latent neighbourhood is an input neighbourhood,
     ≈ 0.5 for a latent unrelated to the input (intruder ranks uniform over n).
     """
-    x = as_points(inputs, "inputs")
-    z = as_points(latent, "latent")
-    n = len(x)
-    if len(z) != n:
-        raise ValueError(f"latent = array of {len(z)} points: must have as many points as inputs ({n})")
+    xs = PointSet.of(inputs, "inputs")
+    zs = PointSet.of(latent, "latent")
+    n = len(xs)
+    if len(zs) != n:
+        raise ValueError(f"latent = array of {len(zs)} points: must have as many points as inputs ({n})")
     k = check_count("k", k, 1)
     max_queries = check_count("max_queries", max_queries, 1)
     seed = check_count("seed", seed, 0)
@@ -78,17 +70,39 @@ def trustworthiness(inputs: Any, latent: Any, k: int = 10, *, max_queries: int =
         query = np.sort(np.random.default_rng(seed).choice(n, max_queries, replace=False))
     else:
         query = np.arange(n)
-    near_x = neighbours_without_self(x, k)[query]
-    near_z = neighbours_without_self(z, k)[query]
+    near_x = neighbours_without_self(xs, k, query)
+    near_z = neighbours_without_self(zs, k, query)
     intruder = ~(near_z[:, :, None] == near_x[:, None, :]).any(axis=2)
-    qi, slot = np.nonzero(intruder)
-    m = len(query)
-    if len(qi) == 0:
+    if not intruder.any():
         return 1.0
-    i, j = query[qi], near_z[qi, slot]
-    dist = np.linalg.norm(x[i] - x[j], axis=1)
-    # rank = points other than i within distance ‖x_i − x_j‖ of x_i (j itself included); a few ulps of
-    # slack so that j, whose distance the tree recomputes, is never lost to rounding
-    within = cKDTree(x).query_ball_point(x[i], r=dist * (1 + 8 * np.finfo(float).eps), return_length=True)
-    ranks = np.asarray(within) - 1
-    return float(1.0 - 2.0 / (m * k * (2 * n - 3 * k - 1)) * np.sum(ranks - k))
+    return float(1.0 - 2.0 / (len(query) * k * (2 * n - 3 * k - 1)) * _intruder_rank_excess(
+        xs.points, query, near_z, intruder, k))
+
+
+def _intruder_rank_excess(x: np.ndarray, query: np.ndarray, near_z: np.ndarray, intruder: np.ndarray,
+                          k: int) -> float:
+    """Σ over query points i and their intruders j of (r(i, j) − k), r(i, j) = #{l ≠ i: ‖x_l − x_i‖ ≤
+    ‖x_j − x_i‖} (j itself included), without sorting: for a block of query rows, the squared distances
+    to all n points (each computed once, so j meets its own threshold exactly) are compared with each
+    row's intruder thresholds, O(n) per intruder in vectorised comparisons. Distances in the Gram form
+    ‖x_l‖² + ‖x_i‖² − 2x_lᵀx_i: rounding of ~1e-16·max‖x‖² only matters for points within that of j's
+    distance, a tie at float precision."""
+    rows = np.flatnonzero(intruder.any(axis=1))
+    block = max(1, RANK_BLOCK // len(x))
+    norms = np.einsum("ij,ij->i", x, x)
+    minus_two_xt = -2.0 * x.T
+    total = 0.0
+    for start in range(0, len(rows), block):
+        r = rows[start:start + block]
+        centre = query[r]
+        sq = x[centre] @ minus_two_xt  # Gram form: one BLAS product and two additions per block
+        sq += norms
+        sq += norms[centre, None]
+        # each row's intruders' squared distances, largest first; −inf pads (nothing is ≤ −inf)
+        mask = intruder[r]
+        thresholds = np.where(mask, np.take_along_axis(sq, near_z[r], axis=1), -np.inf)
+        thresholds = -np.sort(-thresholds, axis=1)[:, :int(mask.sum(axis=1).max())]
+        within = sum(np.count_nonzero(sq <= thresholds[:, s, None]) for s in range(thresholds.shape[1]))
+        n_intruders = int(mask.sum())
+        total += within - n_intruders - k * n_intruders  # − 1 per intruder: i itself (distance 0) counts
+    return total

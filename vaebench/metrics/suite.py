@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from vaebench.metrics._arrays import as_labels, as_points, check_count, check_fraction, subsample, to_numpy
+from vaebench.metrics._neighbours import PointSet
 from vaebench.metrics.collapse import active_units, kl_per_dimension
 from vaebench.metrics.coverage import coverage_and_density
 from vaebench.metrics.distances import mse, sliced_wasserstein
@@ -65,6 +66,13 @@ class Context:
     def seed_for(self, stream: int) -> int:
         return int(np.random.SeedSequence([self.seed, stream]).generate_state(1)[0])
 
+    def points(self, key: str) -> PointSet:
+        """The array ``key`` as a PointSet, one per array: its KD-tree, k-NN queries and sorted
+        projections are shared by every group that uses it."""
+        if ("points", key) not in self.cache:
+            self.cache[("points", key)] = PointSet(self.arrays[key], key)
+        return self.cache[("points", key)]
+
 
 @dataclass(frozen=True)
 class Group:
@@ -79,8 +87,8 @@ class Group:
 
 def _sample_quality(prefix: str, fake_key: str) -> Callable[[Context], dict[str, float]]:
     def compute(ctx: Context) -> dict[str, float]:
-        x, fake = ctx.arrays["x"], ctx.arrays[fake_key]
-        covered, dens = coverage_and_density(x, fake, NAEEM_K)
+        x, fake, real = ctx.arrays["x"], ctx.arrays[fake_key], ctx.points("x")
+        covered, dens = coverage_and_density(real, fake, NAEEM_K)
         lo, hi = support_box(x)
         return {
             f"{prefix}_coverage": float(np.mean(covered)),
@@ -88,7 +96,7 @@ def _sample_quality(prefix: str, fake_key: str) -> Callable[[Context], dict[str,
             f"{prefix}_occupancy": grid_occupancy(x, fake, cells=GRID_CELLS),
             f"{prefix}_boundary_coverage": region_coverage(covered, edge_band(x, lo, hi, EDGE_WIDTH)),
             f"{prefix}_corner_coverage": region_coverage(covered, corner_region(x, lo, hi, CORNER_WIDTH)),
-            f"{prefix}_sliced_wasserstein": sliced_wasserstein(x, fake, seed=ctx.seed_for(2)),
+            f"{prefix}_sliced_wasserstein": sliced_wasserstein(real, fake, seed=ctx.seed_for(2)),
         }
 
     return compute
@@ -108,7 +116,7 @@ def _latent_gaussianity(prefix: str) -> Callable[[Context], dict[str, float]]:
 def _structure(ctx: Context) -> dict[str, float]:
     # On samples z ~ q(z|x), what the decoder sees: k-NN ranks ignore scale, so on the means a collapsed
     # encoder whose tiny μ(x) still keeps the inputs' order would score as well as a good one.
-    x, z = ctx.arrays["x"], ctx.arrays["z"]
+    x, z = ctx.points("x"), ctx.points("z")
     return {"quadrant_knn_accuracy": knn_label_accuracy(z, ctx.arrays["quadrant"], LABEL_K),
             "trustworthiness": trustworthiness(x, z, TRUST_K, seed=ctx.seed_for(4))}
 
