@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.derived import derived_metrics
 from analysis.document import FigureEntry, Report, Table, png_bytes, table_from_frame
 from analysis.findings import compute_findings, findings_frame
 from analysis.scatter_figures import generation_figure, latent_grid_figure
@@ -56,16 +55,6 @@ class Inputs:
     artifacts: Artifacts
     history: History
     bench: pd.DataFrame | None
-
-
-def add_derived(results: pd.DataFrame, artifacts: Artifacts) -> pd.DataFrame:
-    """``results`` with the derived columns of :mod:`analysis.derived` for every ok run (NaN for the
-    others), computed from each run's stored arrays."""
-    ok, _ = split_status(results)
-    rows = {rid: derived_metrics(artifacts(rid)) for rid in ok["run_id"]}
-    derived = pd.DataFrame.from_dict(rows, orient="index")
-    out = results.drop(columns=[c for c in derived.columns if c in results.columns])
-    return out.join(derived, on="run_id") if not derived.empty else out
 
 
 def fixed_beta_grid(ok: pd.DataFrame) -> pd.DataFrame:
@@ -249,9 +238,8 @@ FIGURES: list[tuple[str, Callable[[Inputs], FigureEntry]]] = [
 def assemble(results: pd.DataFrame, *, artifacts: Artifacts, history: History, title: str,
              meta: list[tuple[str, str]] | None = None, bench: pd.DataFrame | None = None,
              notes: list[str] | None = None) -> Report:
-    """The whole report from ``results`` (one row per run, derived columns added here) and the loaders
+    """The whole report from ``results`` (one row per run, every metric stored by the study) and the loaders
     ``artifacts(run_id)`` and ``history(run_id)``; ``bench`` is a benchmark table or None."""
-    results = add_derived(results, artifacts)
     ok, diverged = split_status(results)
     inp = Inputs(results, ok, artifacts, history, bench)
     report = Report(title=title, meta=list(meta or []), notes=list(notes or []))

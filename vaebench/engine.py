@@ -39,6 +39,7 @@ from vaebench import cpu_kernel
 from vaebench import workers as workers_
 from vaebench.config import RunConfig
 from vaebench.data import sample
+from vaebench.losses import batch_mean_l2
 from vaebench.model import Layout, StackedMLP, init_flat, pad_index, padded_hidden
 from vaebench.schedules import beta_table
 from vaebench.seeding import stream_rng, stream_seed
@@ -181,8 +182,8 @@ class _Group:
 
         self.betas = per_model(np.stack([beta_table(c) for c in cfgs], axis=1))  # [steps, M]
         self.closed_form = _stated_with_its_loss(type(variant), "gradients")
-        self.lr, self.l2, self.recon_var = (per_model([getattr(c, f) for c in cfgs])
-                                            for f in ("lr", "l2", "recon_var"))
+        self.lr, self.recon_var = (per_model([getattr(c, f) for c in cfgs]) for f in ("lr", "recon_var"))
+        self.l2 = per_model([batch_mean_l2(c.l2, c.reduction, c.batch_size) for c in cfgs])
         self.two_l2 = (2 * self.l2).unsqueeze(-1)
         self.params = {k: per_model([c.params[k] for c in cfgs]) for k in c0.params}
         self.alive = torch.ones(self.m, dtype=torch.bool, device=dev)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis import report
+from analysis.findings import CLAIMS
 from analysis.tables import METRICS
 
 FIGURES = ["fig1_latent_2d.png", "fig2_latent_1d.png", "fig3_heatmaps.png", "fig4_rate_distortion.png",
@@ -54,7 +55,8 @@ def test_quick_report_tables_structure(quick):
     md = (out / "report.md").read_text()
     for section in ["## Findings", "## Figures", "## Tables", "## Diverged runs"]:
         assert section in md
-    assert len(re.findall(r"^### \d\. .* — \*\*(supported|not supported|inconclusive)\*\*$", md, re.M)) == 4
+    verdicts = re.findall(r"^### \d\. .* — \*\*(supported|refuted|inconclusive)\*\*$", md, re.M)
+    assert len(verdicts) == len(CLAIMS)
     # the per-configuration table: varying config columns, n seeds, metric means with 95% intervals
     tables = md.split("## Tables")[1]
     header = next(line for line in tables.splitlines() if line.startswith("| d |"))
