@@ -12,20 +12,27 @@ from analysis.stats import INCONCLUSIVE, REFUTED, SUPPORTED
 SEEDS = range(16)
 
 
+def _shares(kept):
+    """Per-seed explained shares of the best and worst input direction for a number of kept directions
+    (β = 0.1 values: an active direction explains about 0.4)."""
+    return {"z_explained_major": [0.4 if k >= 1 else 0.01 for k in kept],
+            "z_explained_minor": [0.4 if k == 2 else -0.01 for k in kept]}
+
+
 def _world(edge_drop=0.3, diamond_at=3e-4, noise=0.02, seed=0):
     """Per-cell means of a study in which every claim of the seed report holds (by default):
-    (d, β, λ, schedule) -> {metric: mean}; ``z_directions_kept`` is given per seed as a list."""
+    (d, β, λ, schedule) -> {metric: mean, or a list of per-seed values}."""
     edge = {b: 0.95 - edge_drop * math.log10(b / 0.003) for b in (0.003, 0.01, 0.03, 0.1)}  # drop per decade
     cells = {}
     for b, e in edge.items():
         cells[(2, b, 0.0, "constant")] = {"recon_edge_low": e, "recon_edge_high": e, "recon_coverage": 0.95,
-                                         "mu_kurtosis_contrast": -0.2, "z_directions_kept": [2] * 16}
+                                         "mu_kurtosis_contrast": -0.2, **_shares([2] * 16)}
     cells[(2, 0.01, 3e-4, "constant")] = {"mu_kurtosis_contrast": 0.4 if diamond_at == 3e-4 else -0.2}
     cells[(2, 0.01, 6e-4, "constant")] = {"mu_kurtosis_contrast": 0.4 if diamond_at == 6e-4 else -0.2}
     cells[(2, 0.01, 2e-3, "constant")] = {"recon_edge_low": 0.05}
-    kept = {2e-4: [2] * 12 + [1] * 4, 4e-4: [1] * 14 + [2] * 2, 6e-4: [1] * 15 + [0], 8e-4: [0] * 8 + [1] * 8}
+    kept = {2e-4: [2] * 12 + [1] * 4, 4e-4: [1] * 14 + [2] * 2, 6e-4: [1] * 15 + [0]}
     for lam, k in kept.items():
-        cells[(2, 0.1, lam, "constant")] = {"z_directions_kept": k}
+        cells[(2, 0.1, lam, "constant")] = _shares(k)
     cells[(1, 0.003, 0.0, "constant")] = {"curve_length": 3.0}
     cells[(1, 0.1, 0.0, "constant")] = {"curve_length": 1.2}
     cells[(2, 1.0, 0.0, "linear")] = {"recon_coverage": 0.6}
