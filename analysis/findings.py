@@ -96,6 +96,8 @@ class Claim:
 
 def _kept(runs: pd.DataFrame) -> pd.Series:
     # from the stored shares, so the event follows KEPT_AT even in a study stored before it changed
+    if runs.empty:
+        return pd.Series(dtype=int)
     return (runs["z_explained_major"] >= KEPT_AT).astype(int) + (runs["z_explained_minor"] >= KEPT_AT)
 
 
@@ -198,7 +200,7 @@ def cell_runs(ok: pd.DataFrame, cell: dict, columns: list[str]) -> pd.DataFrame:
     """The per-seed rows (first run of each seed) of ``cell`` with finite ``columns``."""
     runs = modal_filter(ok, cell, free=[])
     if runs.empty or any(c not in runs for c in columns):
-        return runs.iloc[0:0]
+        return pd.DataFrame(columns=columns)
     runs = runs.drop_duplicates("seed")
     return runs[np.isfinite(runs[columns].to_numpy(dtype=float)).all(1)]
 
