@@ -310,7 +310,7 @@ def finding_table(f: Finding, batch: int | None = None) -> Table:
                      Cell(_claimed(s, p), ""), interval_cell(p.estimate, p.lo, p.hi), value_cell(p.n),
                      Cell(p.test, p.test), Cell(f"{fmt(p.p_for)} / {fmt(p.p_against)}", p.p_for),
                      Cell(adj, f.p_for_holm), Cell(f.verdict if first else "", f.verdict)])
-    return Table(FINDING_COLUMNS, rows, f.sentence)
+    return Table(FINDING_COLUMNS, rows)  # the sentence stands above it in the report
 
 
 def findings_frame(findings: list[Finding], batch: int | None = None) -> pd.DataFrame:
