@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.derived import derived_metrics
 from analysis.document import FigureEntry, Report, Table, png_bytes, table_from_frame
 from analysis.findings import compute_findings, findings_frame
 from analysis.scatter_figures import generation_figure, latent_grid_figure
@@ -62,25 +61,20 @@ class Inputs:
 BROKEN = "broken"  # the status of an ok run whose stored artifacts cannot be read
 
 
-def add_derived(results: pd.DataFrame, artifacts: Artifacts, history: History | None = None) -> pd.DataFrame:
-    """``results`` with the derived columns of :mod:`analysis.derived` for every ok run (NaN for the
-    others), computed from each run's stored arrays. An ok run whose arrays (or history, when
-    ``history`` is given) cannot be loaded gets status ``broken`` and the loader's message (its path and
-    why) as reason: it is listed, never plotted or averaged, and the other runs are reported."""
+def mark_broken(results: pd.DataFrame, artifacts: Artifacts, history: History | None = None) -> pd.DataFrame:
+    """``results`` where every ok run whose arrays (or history, when ``history`` is given) cannot be
+    loaded has status ``broken`` and the loader's message (its path and why) as reason: it is listed,
+    never plotted or averaged, and the other runs are reported."""
     ok, _ = split_status(results)
-    rows, broken = {}, {}
+    broken = {}
     for rid in ok["run_id"]:
         try:  # stored files are untrusted: whatever a damaged one raises, report it and go on
-            arrays = artifacts(rid)
+            artifacts(rid)
             if history is not None:
                 history(rid)
         except Exception as err:  # noqa: BLE001
             broken[rid] = " ".join(str(err).split()) or type(err).__name__
-            continue
-        rows[rid] = derived_metrics(arrays)
-    derived = pd.DataFrame.from_dict(rows, orient="index")
-    out = results.drop(columns=[c for c in derived.columns if c in results.columns])
-    out = out.join(derived, on="run_id") if not derived.empty else out
+    out = results.copy()
     if broken:
         hit = out["run_id"].isin(list(broken))
         out.loc[hit, "status"] = BROKEN
@@ -269,9 +263,9 @@ FIGURES: list[tuple[str, Callable[[Inputs], FigureEntry]]] = [
 def assemble(results: pd.DataFrame, *, artifacts: Artifacts, history: History, title: str,
              meta: list[tuple[str, str]] | None = None, bench: pd.DataFrame | None = None,
              notes: list[str] | None = None) -> Report:
-    """The whole report from ``results`` (one row per run, derived columns added here) and the loaders
+    """The whole report from ``results`` (one row per run, every metric stored by the study) and the loaders
     ``artifacts(run_id)`` and ``history(run_id)``; ``bench`` is a benchmark table or None."""
-    results = add_derived(results, artifacts, history)
+    results = mark_broken(results, artifacts, history)
     ok, diverged = split_status(results)
     inp = Inputs(results, ok, artifacts, history, bench)
     report = Report(title=title, meta=list(meta or []), notes=list(notes or []))

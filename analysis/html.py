@@ -25,7 +25,7 @@ th{background:#f3f3f3;cursor:pointer;user-select:none}th:hover{background:#e6e6e
 td:first-child,th:first-child{text-align:left}caption{caption-side:top;text-align:left;font-style:italic;
 padding:.3em 0}
 .verdict{font-weight:600;padding:.1em .5em;border-radius:.3em;color:#fff}
-.supported{background:#0072B2}.not-supported{background:#D55E00}.inconclusive{background:#777}
+.supported{background:#0072B2}.refuted,.not-supported{background:#D55E00}.inconclusive{background:#777}
 .meta td{text-align:left}.caption{color:#444;font-size:.92em}
 """
 
@@ -78,13 +78,18 @@ def render_html(report: Report) -> str:
     parts = [f"<h1>{esc(report.title)}</h1>", '<table class="meta">']
     parts += [f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in report.meta]
     parts += ["</table>", "<h2>Findings</h2>",
-              "<p>Each claim of the seed report is tested against this study's numbers; sentences and "
-              "verdicts are computed, p-values Holm-corrected across all findings.</p>"]
+              "<p>Each claim of the seed report is tested against this study's numbers with cells, metric, "
+              "threshold and test fixed in advance (analysis/findings.py); a claim is supported when every "
+              "part holds (intersection–union), refuted when a part is shown to fail; both p-values of "
+              "every claim are Holm-corrected together.</p>"]
     figure_no = {f.key: i + 1 for i, f in enumerate(report.figures)}
     for i, f in enumerate(report.findings, 1):
         see = (f' <a href="#{esc(f.figure)}">(see Fig. {figure_no[f.figure]})</a>'
                if f.figure in figure_no else "")
-        parts += [f"<h3>{i}. {esc(f.claim)} {_verdict(f.verdict)}</h3>", f"<p>{esc(f.sentence)}{see}</p>"]
+        title = getattr(f, "title", "") or f.claim
+        parts += [f"<h3>{i}. {esc(title)} {_verdict(f.verdict)}</h3>", f"<p>{esc(f.sentence)}{see}</p>"]
+        if getattr(f, "table", None) is not None:
+            parts.append(table_html(f.table))
     parts.append("<h2>Figures</h2>")
     for i, fig in enumerate(report.figures, 1):
         data = base64.b64encode(fig.png).decode("ascii")

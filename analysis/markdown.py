@@ -34,11 +34,16 @@ def render_markdown(report: Report) -> str:
     out += [f"- **{esc(k)}**: {esc(v)}" for k, v in report.meta] + [""]
     figure_no = {f.key: i + 1 for i, f in enumerate(report.figures)}
     out += ["## Findings", "",
-            "Each claim of the seed report is tested against this study's numbers; sentences and verdicts "
-            "are computed, p-values Holm-corrected across all findings.", ""]
+            "Each claim of the seed report is tested against this study's numbers with cells, metric, "
+            "threshold and test fixed in advance (analysis/findings.py); a claim is supported when every "
+            "part holds (intersection–union), refuted when a part is shown to fail; both p-values of "
+            "every claim are Holm-corrected together.", ""]
     for i, f in enumerate(report.findings, 1):
         see = f" (see Fig. {figure_no[f.figure]})" if f.figure in figure_no else ""
-        out += [f"### {i}. {esc(f.claim)} — **{esc(f.verdict)}**", "", esc(f.sentence) + esc(see), ""]
+        title = getattr(f, "title", "") or f.claim
+        out += [f"### {i}. {esc(title)} — **{esc(f.verdict)}**", "", esc(f.sentence) + esc(see), ""]
+        if getattr(f, "table", None) is not None:
+            out += [table_md(f.table)]
     out += ["## Figures", ""]
     for i, fig in enumerate(report.figures, 1):
         out += [f"### Fig. {i}. {esc(fig.title)}", "", f"![{esc(fig.title)}]({fig.filename})", "",

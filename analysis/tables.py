@@ -42,11 +42,16 @@ METRICS: dict[str, str] = {
     "kl": "kl_total",
     "elbo": "elbo",
     "iwae": "iwae",
-    # derived by analysis.derived from the stored arrays
-    "directions": "z_input_directions",
+    # the seed report's claims (vaebench.metrics.seed_claims)
+    "directions": "z_directions_kept",
     "explained_minor": "z_explained_minor",
     "explained_major": "z_explained_major",
-    "kurtosis": "mu_kurtosis_ratio",
+    "squareness": "mu_squareness",
+    "orientation": "mu_orientation_deg",
+    "contrast": "mu_kurtosis_contrast",
+    "edge_low": "recon_edge_low",
+    "edge_high": "recon_edge_high",
+    "curve": "curve_length",
 }
 
 # Human labels of the columns above (and of the config columns the report shows).
@@ -73,24 +78,30 @@ LABELS: dict[str, str] = {
     "kl_total": "KL (nats)",
     "elbo": "ELBO",
     "iwae": "IWAE bound",
-    "z_input_directions": "input directions kept",
+    "z_directions_kept": "input directions kept",
     "z_explained_minor": "worst direction kept",
     "z_explained_major": "best direction kept",
-    "mu_kurtosis_ratio": "kurtosis ratio",
-    "beta": "β", "l2": "λ", "latent_dim": "d", "n": "n seeds",
+    "mu_squareness": "squareness",
+    "mu_orientation_deg": "orientation (°)",
+    "mu_kurtosis_contrast": "kurtosis contrast",
+    "recon_edge_low": "edge cov. near 0",
+    "recon_edge_high": "edge cov. near 1",
+    "curve_length": "curve length",
+    "beta": "β", "l2": "λ", "l2_times_batch": "λ·B", "latent_dim": "d", "n": "n seeds",
 }
 
 # Short labels for figure titles (role -> text).
 SHORT: dict[str, str] = {"gauss_effect": "KL_G", "coverage": "cov", "boundary": "bnd", "corner": "crn",
                          "gen_coverage": "cov", "gen_boundary": "bnd", "mse": "MSE", "quadrant": "quad",
-                         "directions": "dirs", "kl": "KL"}
+                         "directions": "dirs", "kl": "KL", "contrast": "κ±", "curve": "len", "edge_low": "e0"}
 
 # The metrics of the per-configuration table, in order.
-TABLE_METRICS = ["mse", "coverage", "boundary", "corner", "gen_coverage", "gauss_effect", "quadrant",
-                 "directions", "kl", "elbo", "active"]
+TABLE_METRICS = ["mse", "coverage", "boundary", "edge_low", "edge_high", "gen_coverage", "gauss_effect",
+                 "quadrant", "directions", "contrast", "curve", "kl", "elbo", "active"]
 # Config fields that identify a configuration (a run is a configuration plus a seed).
-CONFIG_COLUMNS = ["dataset", "n_train", "variant", "latent_dim", "hidden", "beta", "l2", "schedule",
-                  "warmup", "cycles", "cycle_ratio", "recon_var", "lr", "steps", "batch_size", "params"]
+CONFIG_COLUMNS = ["dataset", "n_train", "variant", "latent_dim", "hidden", "beta", "l2", "reduction",
+                  "schedule", "warmup", "cycles", "cycle_ratio", "recon_var", "lr", "steps", "batch_size",
+                  "params"]
 RUN_COLUMNS = ["run_id", "status", "diverged_step", "reason", "seed"]
 
 
@@ -208,6 +219,9 @@ def config_table(results: pd.DataFrame, roles: Sequence[str] = TABLE_METRICS,
     wide = widen(seed_summary(ok, metrics, by=by, confidence=confidence), by)
     seeds = ok.groupby(by, dropna=False).size().rename("n_runs")
     wide["n"] = wide.join(seeds, on=by)["n_runs"].to_numpy()
+    if "l2" in shown and "batch_size" in wide:  # λ as the seed's batch-summed loss would state it
+        wide["l2_times_batch"] = wide["l2"] * wide["batch_size"]
+        shown.insert(shown.index("l2") + 1, "l2_times_batch")
     columns = shown + ["n"] + [c for m in metrics for c in (m, f"{m}_lo", f"{m}_hi")]
     return wide[columns].reset_index(drop=True)
 

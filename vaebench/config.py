@@ -75,9 +75,11 @@ class RunConfig:
 
     Defaults follow the seed report: U[0,1]² data with 10 000 training points, a (30, 30) ReLU MLP encoder
     and decoder, Adam with lr 1e-3, batch 256. The objective per model and step is
-    ``recon + β(t)·regulariser + l2·Σ w²`` (see :mod:`vaebench.losses` for the exact scaling). ``params``
-    holds the variant's own parameters (see ``vaebench.variants``); missing ones take the variant's
-    defaults, so the resolved config is complete and hashable into a run id.
+    ``recon + β(t)·regulariser + l2·Σ w²`` with the terms averaged over the batch, or summed over it with
+    ``reduction = "sum"`` (then ``l2`` trains as ``l2 / batch_size`` does at the mean; see
+    :mod:`vaebench.losses` for the exact scaling). ``params`` holds the variant's own parameters (see
+    ``vaebench.variants``); missing ones take the variant's defaults, so the resolved config is complete
+    and hashable into a run id.
     """
 
     dataset: str = "uniform"
@@ -87,6 +89,7 @@ class RunConfig:
     hidden: tuple[int, ...] = (30, 30)
     beta: float = 1.0
     l2: float = 0.0
+    reduction: str = "mean"
     schedule: str = "constant"
     warmup: float = 0.5
     cycles: int = 4
@@ -101,6 +104,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         from vaebench.data import list_datasets
+        from vaebench.losses import REDUCTIONS
         from vaebench.schedules import list_schedules
         from vaebench.variants import get_variant, list_variants
 
@@ -115,6 +119,7 @@ class RunConfig:
         put(self, "hidden", tuple(check_int("hidden", h, 1, 4096) for h in hidden))
         put(self, "beta", check_float("beta", self.beta, 0.0))
         put(self, "l2", check_float("l2", self.l2, 0.0))
+        put(self, "reduction", check_choice("reduction", self.reduction, REDUCTIONS))
         put(self, "schedule", check_choice("schedule", self.schedule, list_schedules()))
         put(self, "warmup", check_float("warmup", self.warmup, 0.0, 1.0, open_low=True))
         put(self, "cycles", check_int("cycles", self.cycles, 1))

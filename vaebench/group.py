@@ -16,6 +16,7 @@ from torch import Tensor
 from vaebench import objective
 from vaebench.config import RunConfig
 from vaebench.data import sample
+from vaebench.losses import batch_mean_l2
 from vaebench.model import Layout, init_flat, pad_index
 from vaebench.schedules import beta_table
 from vaebench.seeding import stream_rng, stream_seed
@@ -38,7 +39,9 @@ def coefficients(cfgs: list[RunConfig], device: str) -> Coefs:
     def per_model(values) -> Tensor:
         return torch.tensor(np.asarray(values, dtype=np.float32), device=device)
 
-    return Coefs(lr=per_model([c.lr for c in cfgs]), l2=per_model([c.l2 for c in cfgs]),
+    # λ as the batch-mean objective weighs it, whatever the run's reduction (vaebench.losses)
+    l2 = [batch_mean_l2(c.l2, c.reduction, c.batch_size) for c in cfgs]
+    return Coefs(lr=per_model([c.lr for c in cfgs]), l2=per_model(l2),
                  recon_var=per_model([c.recon_var for c in cfgs]),
                  betas=per_model(np.stack([beta_table(c) for c in cfgs], axis=1)),
                  params={k: per_model([c.params[k] for c in cfgs]) for k in cfgs[0].params})

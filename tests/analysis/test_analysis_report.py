@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis import report
+from analysis.findings import CLAIMS
 from analysis.tables import METRICS
 
 FIGURES = ["fig1_latent_2d.png", "fig2_latent_1d.png", "fig3_heatmaps.png", "fig4_rate_distortion.png",
@@ -54,17 +55,18 @@ def test_quick_report_tables_structure(quick):
     md = (out / "report.md").read_text()
     for section in ["## Findings", "## Figures", "## Tables", "## Diverged runs"]:
         assert section in md
-    assert len(re.findall(r"^### \d\. .* — \*\*(supported|not supported|inconclusive)\*\*$", md, re.M)) == 4
+    verdicts = re.findall(r"^### \d\. .* — \*\*(supported|refuted|inconclusive)\*\*$", md, re.M)
+    assert len(verdicts) == len(CLAIMS)
     # the per-configuration table: varying config columns, n seeds, metric means with 95% intervals
     tables = md.split("## Tables")[1]
     header = next(line for line in tables.splitlines() if line.startswith("| d |"))
     cols = [c.strip() for c in header.strip("|").split("|")]
-    assert cols[:5] == ["d", "β", "λ", "schedule", "n seeds"] and "coverage (95% CI)" in cols
+    assert cols[:6] == ["d", "β", "λ", "λ·B", "schedule", "n seeds"] and "coverage (95% CI)" in cols
     start = tables.splitlines().index(header)
     rows = [line for line in tables.splitlines()[start + 2:] if line.startswith("|")]
     rows = rows[:next((i for i, r in enumerate(rows) if not re.match(r"\| [12] \|", r)), len(rows))]
     assert len(rows) == 16  # 32 runs = 16 configurations × 2 seeds
-    assert all(r.split("|")[5].strip() == "2" for r in rows)
+    assert all(r.split("|")[6].strip() == "2" for r in rows)
     html = (out / "report.html").read_text()
     assert html.count('<table class="sortable">') >= 8 and html.count("data:image/png;base64,") == 7
     # self-contained: no link to fetch (the figures' base64 may spell "http" by chance: left out)

@@ -1,4 +1,5 @@
-"""Paired comparisons and Holm's correction against scipy's tests and worked examples."""
+"""The findings' statistics: margin tests, TOST, exact rates, trend, intersection–union and Holm, checked
+against scipy's own tests and by simulation (family-wise error on null data, power at a stated effect)."""
 
 import math
 
@@ -8,95 +9,113 @@ from scipy import stats
 
 from analysis.stats import (
     INCONCLUSIVE,
-    NOT_SUPPORTED,
+    REFUTED,
     SUPPORTED,
-    adjust,
-    combine,
-    compare,
+    decide_family,
     holm,
+    intersection_union,
+    location_part,
+    location_power,
+    rate_part,
+    seeds_needed,
+    trend_part,
 )
 
-A = np.array([0.91, 0.88, 0.95, 0.90])
-B = np.array([0.40, 0.52, 0.47, 0.45])
+
+def test_margin_test_is_the_sign_flip_test_of_v_minus_margin():
+    v = np.random.default_rng(0).normal(0.3, 0.2, 12)
+    part = location_part(v, 0.1, "above")
+    ref = stats.permutation_test((v - 0.1,), np.mean, permutation_type="samples", alternative="greater",
+                                 n_resamples=np.inf)
+    assert part.p_for == pytest.approx(ref.pvalue)
+    # and close to the paired t-test against the margin for Gaussian data
+    t = stats.ttest_1samp(v, 0.1, alternative="greater").pvalue
+    assert part.p_for == pytest.approx(t, abs=0.01)
+    assert part.estimate == pytest.approx(v.mean()) and part.n == 12
 
 
-def _cmp(a, b, claim, margin=0.05):
-    return compare(a, b, metric="m", a_label="a", b_label="b", claim=claim, margin=margin)
+def test_significant_effect_below_its_margin_is_never_supported():
+    # δ = 0.05 with a tiny spread: "δ > 0" at p < 1e-4, but the claim is δ >= 0.1: refuted, not supported
+    v = 0.05 + np.random.default_rng(1).normal(0, 0.005, 16)
+    assert stats.ttest_1samp(v, 0.0, alternative="greater").pvalue < 1e-6
+    part = location_part(v, 0.1, "above")
+    [(verdict, _, _)] = decide_family([[part]])
+    assert verdict == REFUTED and part.p_for > 0.5
 
 
-def test_greater_equals_scipy_paired_ttest():
-    c = _cmp(A, B, "greater")
-    ref = stats.ttest_rel(A, B, alternative="greater")
-    assert c.t == pytest.approx(ref.statistic) and c.pvalue == pytest.approx(ref.pvalue)
-    assert c.diff.n == 4 and c.diff.mean == pytest.approx(np.mean(A - B))
+def test_equivalence_refutes_only_inside_the_margin():
+    rng = np.random.default_rng(2)
+    inside = location_part(rng.normal(0.0, 0.05, 16), 0.2, "above_or_equivalent")
+    assert decide_family([[inside]])[0][0] == REFUTED
+    # mean 0.15: below the margin, but not equivalent (TOST needs the whole interval inside ±0.2)
+    v = rng.normal(0.15, 0.3, 16)
+    unclear, plain = location_part(v, 0.2, "above_or_equivalent"), location_part(v, 0.2, "above")
+    assert unclear.p_against >= plain.p_against
+    assert decide_family([[unclear]])[0][0] == INCONCLUSIVE
 
 
-def test_differs_equals_scipy_two_sided():
-    c = _cmp(B, A, "differs")
-    ref = stats.ttest_rel(B, A)
-    assert c.pvalue == pytest.approx(ref.pvalue)
+def test_intervals_stay_in_the_estimands_range():
+    part = location_part([0.99, 1.0, 0.97, 1.0, 0.2], 0.5, "above", bounds=(0.0, 1.0))
+    assert 0.0 <= part.lo <= part.hi <= 1.0 and part.hi == 1.0
+    rate = rate_part([True] * 16, 0.5)
+    assert rate.hi == 1.0 and rate.lo == pytest.approx(stats.binomtest(16, 16).proportion_ci().low)
 
 
-def test_not_greater_is_one_sided_test_against_margin():
-    a = np.array([0.50, 0.52, 0.49, 0.51, 0.50])
-    b = np.array([0.50, 0.50, 0.50, 0.50, 0.51])
-    c = _cmp(a, b, "not_greater", margin=0.05)
-    ref = stats.ttest_1samp(a - b - 0.05, 0.0, alternative="less")
-    assert c.pvalue == pytest.approx(ref.pvalue)
+def test_rate_part_is_scipys_exact_binomial_test():
+    events = [True] * 12 + [False] * 4
+    part = rate_part(events, 0.5)
+    assert part.p_for == pytest.approx(stats.binomtest(12, 16, 0.5, alternative="greater").pvalue)
+    assert part.p_against == pytest.approx(stats.binomtest(12, 16, 0.5, alternative="less").pvalue)
 
 
-def test_nonfinite_pairs_dropped_and_bad_arguments():
-    c = _cmp(np.r_[A, np.nan], np.r_[B, 0.3], "greater")
-    assert c.diff.n == 4
-    with pytest.raises(ValueError, match="claim = 'bigger'"):
-        _cmp(A, B, "bigger")
-    with pytest.raises(ValueError, match="margin = -1"):
-        _cmp(A, B, "greater", margin=-1)
-    with pytest.raises(ValueError, match="paired"):
-        _cmp(A, B[:3], "greater")
+def test_trend_part_detects_a_dose_response_and_not_a_shuffled_one():
+    dose = np.repeat([0.0, 2e-4, 4e-4, 6e-4, 8e-4], 16)
+    rng = np.random.default_rng(3)
+    events = rng.uniform(size=dose.size) < np.repeat([0.05, 0.2, 0.5, 0.8, 0.95], 16)
+    up = trend_part(dose, events)
+    assert up.p_for < 1e-3 and up.estimate > 0.5 and -1 <= up.lo < up.estimate < up.hi <= 1
+    assert trend_part(dose, events[::-1]).p_against < 1e-3
+    assert up.estimate == pytest.approx(stats.spearmanr(dose, events).statistic)
 
 
-def test_holm_worked_example():
-    # Holm (1979) step-down by hand: sorted p = .01, .02, .03, .04 with m = 4
-    # -> 4·.01 = .04, 3·.02 = .06, 2·.03 = .06, 1·.04 = .04 -> running max .04, .06, .06, .06
-    assert holm([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
-    # NaN entries are skipped and do not count towards m; adjusted p is capped at 1
-    out = holm([0.5, float("nan"), 0.6])
-    assert out[0] == pytest.approx(1.0) and math.isnan(out[1]) and out[2] == pytest.approx(1.0)
+def test_intersection_union_and_holm():
+    parts = [location_part([1.0, 2.0, 3.0, 4.0], 0.0), location_part([0.5, -0.2, 0.4, 0.3], 0.0)]
+    p_for, p_against = intersection_union(parts)
+    assert p_for == max(p.p_for for p in parts)
+    assert p_against == min(1.0, 2 * min(p.p_against for p in parts))
+    # Holm by hand: sorted 0.01, 0.02, 0.04 (NaN skipped) → 0.03, 0.04, 0.04
+    assert holm([0.04, math.nan, 0.01, 0.02]) == pytest.approx([0.04, math.nan, 0.03, 0.04], nan_ok=True)
 
 
-def test_verdicts():
-    big = adjust([_cmp(A, B, "greater")])[0]
-    assert big.verdict == SUPPORTED and big.p_holm == pytest.approx(big.pvalue)
-    rng = np.random.default_rng(1)
-    same = rng.normal(0.5, 0.01, 8)
-    none = adjust([_cmp(same, same + rng.normal(0, 0.005, 8), "greater")])[0]
-    assert none.verdict == NOT_SUPPORTED  # the interval excludes an effect of the margin
-    few = adjust([_cmp(A[:1], B[:1], "greater")])[0]
-    assert few.verdict == INCONCLUSIVE  # one pair: no test
-    noisy = adjust([_cmp(np.array([0.9, 0.1, 0.8]), np.array([0.2, 0.5, 0.3]), "greater")])[0]
-    assert noisy.verdict == INCONCLUSIVE
-    unchanged = adjust([_cmp(same, same + rng.normal(0, 0.005, 8), "differs")])[0]
-    assert unchanged.verdict == NOT_SUPPORTED
-    equal = adjust([_cmp(same, same + rng.normal(0, 0.005, 8), "not_greater")])[0]
-    assert equal.verdict == SUPPORTED
-    better = adjust([_cmp(A, B, "not_greater")])[0]
-    assert better.verdict == NOT_SUPPORTED
+def _family(rng, means, n, threshold=0.1):
+    return [[location_part(rng.normal(m, 1.0, n), threshold, "above", seed=i)] for i, m in enumerate(means)]
 
 
-def test_holm_can_flip_a_verdict():
-    # alone significant at 0.05; beside 9 null comparisons the adjusted p is 10× larger
-    a, b = np.array([0.60, 0.71, 0.52, 0.66]), np.array([0.50, 0.50, 0.50, 0.50])
-    alone = adjust([_cmp(a, b, "greater")])[0]
-    assert alone.pvalue < 0.05 and alone.verdict == SUPPORTED
-    nulls = [_cmp(np.array([0.5, 0.6, 0.4, 0.5]), np.array([0.5, 0.5, 0.5, 0.5]), "greater")] * 9
-    crowded = adjust([_cmp(a, b, "greater"), *nulls])[0]
-    assert crowded.p_holm == pytest.approx(min(1.0, 10 * alone.pvalue))
-    assert crowded.verdict == INCONCLUSIVE
+def test_family_wise_error_on_null_data_is_at_most_alpha():
+    # 7 claims at the boundary of both hypotheses (mean = threshold): any verdict but inconclusive is an
+    # error; Holm over both p-values of all 7 keeps P(any error) <= α = 0.05
+    rng = np.random.default_rng(4)
+    reps = 300
+    errors = sum(any(v != INCONCLUSIVE for v, _, _ in decide_family(_family(rng, [0.1] * 7, 10)))
+                 for _ in range(reps))
+    assert errors / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)
 
 
-def test_combine():
-    assert combine([SUPPORTED, SUPPORTED]) == SUPPORTED
-    assert combine([NOT_SUPPORTED, INCONCLUSIVE]) == NOT_SUPPORTED
-    assert combine([SUPPORTED, NOT_SUPPORTED]) == INCONCLUSIVE
-    assert combine([]) == INCONCLUSIVE
+def test_printed_power_matches_simulated_power():
+    # an effect 0.7 sd beyond the threshold, n = 12, one-sided level 0.05
+    rng = np.random.default_rng(5)
+    predicted = location_power(0.7, 1.0, 12, 0.05)
+    reps = 400
+    hits = sum(location_part(rng.normal(0.8, 1.0, 12), 0.1, "above").p_for < 0.05 for _ in range(reps))
+    assert hits / reps == pytest.approx(predicted, abs=3 * math.sqrt(predicted * (1 - predicted) / reps))
+    # the n printed as "would decide it" reaches 80 %
+    part = location_part(rng.normal(0.6, 1.0, 16), 0.1, "above")
+    n = seeds_needed(part, 0.05, "for")
+    assert location_power(part.estimate - 0.1, part.sd, n, 0.05) >= 0.8
+    assert location_power(part.estimate - 0.1, part.sd, max(2, n - 2), 0.05) < 0.8
+
+
+def test_supported_and_refuted_effects_are_found():
+    rng = np.random.default_rng(6)
+    verdicts = [v for v, _, _ in decide_family(_family(rng, [1.5, -1.5], 16))]
+    assert verdicts == [SUPPORTED, REFUTED]

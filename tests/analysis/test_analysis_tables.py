@@ -103,3 +103,9 @@ def test_benchmark_table_reads_extra_info():
     assert t.loc[0, "model_steps_per_s"] == 25000.0 and math.isnan(t.loc[1, "model_steps_per_s"])
     assert "note" not in t.columns
     assert benchmark_table({}).empty
+
+
+def test_config_table_prints_lambda_times_batch_beside_lambda():
+    t = config_table(_study().assign(batch_size=128))
+    assert list(t.columns[:5]) == ["latent_dim", "beta", "l2", "l2_times_batch", "n"]
+    assert (t["l2_times_batch"] == t["l2"] * 128).all() and t["l2_times_batch"].max() == pytest.approx(1.28)

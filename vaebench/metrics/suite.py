@@ -37,6 +37,7 @@ from vaebench.metrics.distances import mse, sliced_wasserstein
 from vaebench.metrics.gaussianity import GAUSSIANITY_KEYS, gaussianity
 from vaebench.metrics.likelihood import likelihood_bounds
 from vaebench.metrics.occupancy import corner_region, edge_band, grid_occupancy, region_coverage, support_box
+from vaebench.metrics.seed_claims import CLAIM_KEYS, CLAIM_MIN_N, CLAIM_NEEDS, claim_metrics
 from vaebench.metrics.structure import knn_label_accuracy, trustworthiness
 from vaebench.metrics.univariate import DAGOSTINO_MIN_N
 
@@ -148,6 +149,7 @@ GROUPS: tuple[Group, ...] = (
     Group(("x", "z"), ("quadrant_knn_accuracy", "trustworthiness"), _structure, 2 * TRUST_K + 1),
     Group(("mu", "logvar"), ("active_units", "kl_total", "kl_dim_min", "kl_dim_max"), _collapse, 2),
     Group(("x", "mu", "logvar"), ("elbo", "iwae"), _likelihood),
+    Group(CLAIM_NEEDS, CLAIM_KEYS, lambda ctx: claim_metrics(ctx.arrays, ctx.model), CLAIM_MIN_N),
 )
 REQUIRED = ("x", "quadrant", "mu", "logvar", "z", "recon", "recon_mean", "generated")
 

@@ -1,0 +1,53 @@
+"""The metrics behind the seed report's claims, as one group of the suite (:mod:`vaebench.metrics.suite`).
+
+- latent shape of the encoder means μ(x) (:mod:`~vaebench.metrics.shape`): ``mu_squareness``,
+  ``mu_orientation_deg``, ``mu_kurtosis_contrast`` (the "diamond");
+- coverage of each edge by the reconstructions decode(z) (:mod:`~vaebench.metrics.edges`, 5 % bands,
+  k = 5): ``recon_edge_low``, ``recon_edge_high`` and per coordinate ``recon_edge_x{j}_{low,high}``
+  ("values close to zero or one absent");
+- input directions kept by z ~ q(z|x) (:mod:`~vaebench.metrics.directions`): ``z_explained_major``,
+  ``z_explained_minor``, ``z_directions_kept`` (the "bands" that lose the 2-D information);
+- for a 1-D latent, ``curve_length`` of the decoded prior quantiles (:mod:`~vaebench.metrics.curve`, the
+  "snake"; NaN for d ≠ 1 or without a model).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from vaebench.metrics.curve import decoded_curve_length
+from vaebench.metrics.directions import DIRECTION_KEYS, input_directions
+from vaebench.metrics.edges import edge_coverage, edge_keys
+from vaebench.metrics.shape import SHAPE_KEYS, shape_metrics
+
+EDGE_WIDTH, EDGE_K = 0.05, 5
+CLAIM_NEEDS = ("x", "mu", "z", "recon")
+CLAIM_KEYS = (*(f"mu_{k}" for k in SHAPE_KEYS), *(f"recon_{k}" for k in edge_keys(2)), *DIRECTION_KEYS,
+              "curve_length")
+CLAIM_MIN_N = 12  # directions need n > k = 10 neighbours, edges n > k = 5
+
+
+def _decoder(model: Any):
+    import torch
+
+    def decode(z: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model.decode(torch.as_tensor(z, dtype=torch.float32)).cpu().numpy()
+
+    return decode
+
+
+def claim_metrics(arrays: Mapping[str, np.ndarray], model: Any = None) -> dict[str, float]:
+    """Every key of :data:`CLAIM_KEYS` for one run's evaluation arrays (``x`` [n, 2], ``mu``, ``z`` [n, d],
+    ``recon`` [n, 2]) and its model (or None)."""
+    out = {f"mu_{k}": v for k, v in shape_metrics(arrays["mu"]).items()}
+    edges = edge_coverage(arrays["x"], arrays["recon"], width=EDGE_WIDTH, k=EDGE_K)
+    out.update({f"recon_{k}": v for k, v in edges.items()})
+    out.update(input_directions(arrays["x"], arrays["z"]))
+    one_d = arrays["mu"].shape[1] == 1 and model is not None
+    out["curve_length"] = decoded_curve_length(_decoder(model)) if one_d else math.nan
+    return {k: float(out[k]) for k in CLAIM_KEYS}
