@@ -882,11 +882,21 @@ void vb_fused_step(long M, const long *enc, const long *dec, float *flat, long P
             float ck[MAX_LATENT];
             for (long k = 0; k < d; k++)
                 ck[k] = g_kl[k] / (float)B;
-            for (long b = 0, i = 0; b < B; b++)
-                for (long k = 0; k < d; k++, i++) {
-                    genc[i] = ck[k] * mu[i] + gz[i];
-                    genc[nd + i] = 0.5f * ck[k] * (var[i] - 1.f) + 0.5f * gz[i] * sp[i];
+            long i = 0;
+            if (VL % d == 0) { /* lane j holds latent dimension j mod d, as in the KL above */
+                vf cv;
+                for (int j = 0; j < VL; j++)
+                    cv[j] = ck[j % d];
+                for (; i + VL <= nd; i += VL) {
+                    vf g = ld(gz + i);
+                    st(genc + i, cv * ld(mu + i) + g);
+                    st(genc + nd + i, 0.5f * cv * (ld(var + i) - 1.f) + 0.5f * g * ld(sp + i));
                 }
+            }
+            for (; i < nd; i++) {
+                genc[i] = ck[i % d] * mu[i] + gz[i];
+                genc[nd + i] = 0.5f * ck[i % d] * (var[i] - 1.f) + 0.5f * gz[i] * sp[i];
+            }
         } else {
             memcpy(genc, gz, nd * sizeof *genc);
         }

@@ -45,7 +45,8 @@ class TrainResult:
     """One trained run. ``status`` is "ok" or "diverged" (then ``diverged_step`` and ``reason`` say
     when and why); ``history`` has one row per logged step with the objective's statistics, the L2 term,
     β(t) and the total; ``model`` is a plain nn.Module (``encode``, ``decode``, ``forward``); ``seconds``
-    is the wall time of its group divided by the group's size; ``engine`` the route that trained it:
+    is the wall time of the :func:`train` call divided by its number of runs (its groups train at once);
+    ``engine`` the route that trained it:
     "fused" (the whole step in the CPU kernel) or "operators" (PyTorch: CUDA, a CPU without the kernel,
     or a variant that states its own loss); "analytic" for a reference with nothing to train."""
 
