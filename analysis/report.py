@@ -173,7 +173,7 @@ def _meta(results: pd.DataFrame, study: dict, study_dir: Path, grid: str, bench_
     described = study.get("description") or (study.get("grid") or {}).get("study", {}).get("description", "")
     meta = [("study", study.get("name", study_dir.name)), ("description", described),
             ("grid file", grid), ("study directory", str(study_dir)),
-            ("runs", f"{len(results)} ({len(ok)} ok, {len(diverged)} diverged)"),
+            ("runs", f"{len(results)} ({len(ok)} ok, {len(diverged)} diverged, failed or broken)"),
             ("seeds", ", ".join(str(s) for s in sorted(results["seed"].unique())) if "seed" in results
              else ""),
             ("evaluation points per run", str(study.get("n_eval", "n/a"))),
@@ -260,8 +260,8 @@ def run(args: argparse.Namespace) -> Path:
     report = assemble(results, artifacts=lambda rid: store.load_artifacts(study_dir, rid),
                       history=lambda rid: store.load_history(study_dir, rid),
                       title=f"vaebench report: {study.get('name', study_dir.name)}",
-                      meta=_meta(results, study, study_dir, grid, bench_from) + damage, bench=bench,
-                      notes=NOTES)
+                      meta=[], bench=bench, notes=NOTES)
+    report.meta = _meta(report.results, study, study_dir, grid, bench_from) + damage  # broken runs known now
     for row in report.results[report.results["status"] == "broken"].itertuples():
         _log(f"run {row.run_id} left out: {row.reason}")
     report.tables += [study_table(results, read_timings(study_dir)), route_table(results)]

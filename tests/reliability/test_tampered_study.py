@@ -98,6 +98,7 @@ def test_broken_arrays_files_are_named_by_the_report_and_the_other_runs_reported
         assert f"report: run {rid} left out: {path}: broken artifacts" in log and why in log
         assert table.loc[rid, "status"] == "broken" and str(path) in table.loc[rid, "reason"]
         assert rid in md and why in md
+    assert f"4 (1 ok, {len(hurt)} diverged, failed or broken)" in md
     others = table.drop(index=list(hurt))
     assert len(others) == 1 and (others["status"] == "ok").all()
     assert others["z_input_directions"].notna().all()  # the other run's derived numbers are there
