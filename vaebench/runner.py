@@ -409,7 +409,7 @@ def _execute(plan: StudyPlan, out: Path, shards: list[list[int]], report: _Progr
                 store.write_run(out, rec.run_id, by_id[rec.run_id], rec.arrays, rec.history, rec.state_dict)
             store.write_part(out, [rec.row for rec in records])
             steps = sum(plan.configs[i].steps for i in shards[k])
-            clock.shard([rec.row for rec in records], steps, time.perf_counter() - start)
+            clock.shard([rec.row for rec in records], time.perf_counter() - start)
             report.shard(len(records), steps)
     finally:
         ex.close()

@@ -34,13 +34,14 @@ class StudyClock:
     model_steps: int = 0
     wall: float = 0.0
 
-    def shard(self, rows: list[dict[str, Any]], steps: int, store_seconds: float) -> None:
-        """Add a stored shard: its result rows, model-steps and the seconds spent storing it."""
+    def shard(self, rows: list[dict[str, Any]], store_seconds: float) -> None:
+        """Add a stored shard: its result rows and the seconds spent storing it. Model-steps are those
+        trained: an analytic reference's route takes none."""
         self.train += sum(float(r["train_seconds"]) for r in rows)
         self.evaluate += sum(float(r["eval_seconds"]) for r in rows)
         self.store += store_seconds
         self.runs += len(rows)
-        self.model_steps += steps
+        self.model_steps += sum(int(r["steps"]) for r in rows if r["engine"] != "analytic")
 
     def to_dict(self) -> dict[str, Any]:
         wall = self.wall or time.perf_counter() - self.start

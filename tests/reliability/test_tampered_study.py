@@ -101,7 +101,7 @@ def test_broken_arrays_files_are_named_by_the_report_and_the_other_runs_reported
     assert f"4 (1 ok, {len(hurt)} diverged, failed or broken)" in md
     others = table.drop(index=list(hurt))
     assert len(others) == 1 and (others["status"] == "ok").all()
-    assert others["z_input_directions"].notna().all()  # the other run's derived numbers are there
+    assert others["z_directions_kept"].notna().all()  # the other run's stored shape metrics are there
     assert len(list(report.glob("fig*.png"))) >= 3  # figures are drawn from the run that is whole
 
 
