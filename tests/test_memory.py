@@ -72,7 +72,8 @@ def test_a_shard_whose_evaluation_will_not_fit_is_refused_with_the_estimate(tmp_
     monkeypatch.setattr(memory, "host_budget", lambda: 8 * GIB)
     assert main(["run", str(_big(tmp_path)), "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: shard_size = 64: the largest shard needs about 3") and err.count("\n") == 1
+    assert err.startswith("error: shard_size = 64: 2 of the largest shard in flight need about 6")
+    assert err.count("\n") == 1
     assert "more than the 8.0 GiB this machine allows" in err and "evaluation 30." in err
     assert not (tmp_path / "s").exists()
 
@@ -95,6 +96,20 @@ def test_on_cuda_the_gpu_holds_training_and_is_checked_against_its_memory(monkey
     assert memory.check_fits([cfgs], 5000, 8).device == est.device
     monkeypatch.setattr(memory, "device_budget", lambda: pytest.fail("asked the GPU for a CPU study"))
     memory.check_fits([[c.replace(device="cpu") for c in cfgs]], 5000, 8)
+
+
+def test_two_shards_in_flight_count_twice_on_the_host(monkeypatch):
+    """The local executor evaluates a shard while the next trains: both shards' state is alive at once."""
+    cfgs = [RunConfig(hidden=[256, 256], n_train=50_000, seed=s) for s in range(8)]
+    one = memory.shard_memory(cfgs, 20_000)
+    two = memory.PROCESS_BYTES + 2 * (one.train + one.evaluation)
+    assert memory.check_fits([cfgs], 20_000, 8, in_flight=2) == one  # what it returns: one shard's estimate
+    monkeypatch.setattr(memory, "host_budget", lambda: two)
+    memory.check_fits([cfgs], 20_000, 8, in_flight=2)  # exactly fits
+    monkeypatch.setattr(memory, "host_budget", lambda: two - 1)
+    memory.check_fits([cfgs], 20_000, 8)  # one shard fits
+    with pytest.raises(ValueError, match=r"^shard_size = 8: 2 of the largest shard in flight need about"):
+        memory.check_fits([cfgs], 20_000, 8, in_flight=2)
 
 
 @requires_cuda

@@ -116,8 +116,8 @@ def test_plan_shards_keeps_groups_apart_and_caps_their_size():
 def test_a_shard_too_large_for_memory_is_refused_with_the_estimate(tmp_path):
     grid = Grid(study={"n_train": 10_000_000, "batch_size": 1_000_000, "hidden": [4096, 4096]},
                 axes={"seed": [0, 1]})
-    with pytest.raises(ValueError, match=r"shard_size = 64: the largest shard needs about [\d.]+ GiB, more "
-                                         r"than the [\d.]+ GiB this machine allows"):
+    with pytest.raises(ValueError, match=r"shard_size = 64: 2 of the largest shard in flight need about "
+                                         r"[\d.]+ GiB, more than the [\d.]+ GiB this machine allows"):
         run_study(grid, tmp_path / "s", progress=False)
     assert not (tmp_path / "s").exists()
     assert plan_study(tiny_grid(), shard_size=4).shard_bytes < 2**30

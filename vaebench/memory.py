@@ -107,18 +107,24 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_fits(shards: list[list[RunConfig]], n_eval: int, shard_size: int) -> ShardMemory:
+def check_fits(shards: list[list[RunConfig]], n_eval: int, shard_size: int,
+               in_flight: int = 1) -> ShardMemory:
     """The largest estimate over ``shards`` (host and device each their own maximum); ValueError with
-    the estimate when a shard needs more than the host or the GPU allows."""
+    the estimate when ``in_flight`` such shards alive at once in one process (the local executor
+    evaluates one shard while the next trains: 2) need more than the host allows, or one shard more than
+    the GPU allows."""
     estimates = [shard_memory(s, n_eval) for s in shards] or [shard_memory([], n_eval)]
     host = max(estimates, key=lambda e: e.host)
+    needed = host.host + (in_flight - 1) * (host.train + host.evaluation)  # one runtime, n shards' state
     device = max(estimates, key=lambda e: e.device)
     budget = host_budget()
-    if budget is not None and host.host > budget:
-        raise ValueError(f"shard_size = {shard_size}: the largest shard needs about {_gib(host.host)}, more "
+    if budget is not None and needed > budget:
+        what = ("the largest shard needs" if in_flight == 1
+                else f"{in_flight} of the largest shard in flight need")
+        raise ValueError(f"shard_size = {shard_size}: {what} about {_gib(needed)}, more "
                          f"than the {_gib(budget)} this machine allows ({MEMORY_FRACTION:.0%} of its memory; "
-                         f"training {_gib(host.train)}, evaluation {_gib(host.evaluation)}); lower the shard "
-                         f"size, n_train, batch_size, hidden or n_eval")
+                         f"a shard: training {_gib(host.train)}, evaluation {_gib(host.evaluation)}); lower "
+                         f"the shard size, n_train, batch_size, hidden or n_eval")
     budget = device_budget() if device.device else None
     if budget is not None and device.device > budget:
         raise ValueError(f"shard_size = {shard_size}: the largest shard needs about {_gib(device.device)} "

@@ -169,7 +169,9 @@ def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", schedul
     resolved = {dev: resolve_device(dev) for dev in {device or c.device for c in grid.configs()}}
     configs = [c.replace(device=resolved[device or c.device]) for c in grid.configs()]
     shards = plan_shards(configs, shard_size)
-    need = memory.check_fits([[configs[i] for i in s] for s in shards], n_eval, shard_size)
+    # the local executor evaluates a shard while the next one trains: two shards alive in one process
+    need = memory.check_fits([[configs[i] for i in s] for s in shards], n_eval, shard_size,
+                             in_flight=2 if executor == "local" else 1)
     return StudyPlan(grid, configs, [run_id(c) for c in configs], n_eval, shard_size, executor, need.host,
                      {"scheduler": scheduler, "workers": workers, "threads": threads}, need.device)
 
