@@ -63,7 +63,8 @@ def _t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, fl
 def rate_distortion_check(points: pd.DataFrame, curve: Sequence[BlahutArimotoPoint]) -> pd.DataFrame:
     """``points`` has ``distortion`` (D: mean total squared error of decode(z), z ~ q(z|x)) and ``rate``
     (E[KL], nats) per run. Adds the square's Shannon lower bound 2·SLB(D/2), the Gaussian upper bound
-    2·½ ln(1/(12·D/2)), the exact R(D) (Blahut–Arimoto ``curve``), ``below_lower`` (rate < Shannon
+    2·½ ln(1/(12·D/2)), the exact R(D) (Blahut–Arimoto ``curve``), ``exact_rate_at_2se``: R at D plus two
+    standard errors (``distortion_se``, optional) of the measured D, ``below_lower`` (rate < Shannon
     bound: impossible, E[KL] ≥ R(D) ≥ the bound) and ``below_gaussian`` (nats by which the rate is
     below the Gaussian bound: positive where a model beats every linear-Gaussian code)."""
     out = points.copy()
@@ -71,6 +72,9 @@ def rate_distortion_check(points: pd.DataFrame, curve: Sequence[BlahutArimotoPoi
     out["shannon_bound"] = np.maximum(0.0, 2 * shannon_lower_bound(d1))
     out["gaussian_bound"] = 2 * gaussian_upper_bound(d1)
     out["exact_rate"] = uniform_square_rate(out["distortion"].to_numpy(), list(curve))
+    # D is a mean over held-out points: a run is below R(D) only beyond two standard errors of its D
+    se = out["distortion_se"].to_numpy() if "distortion_se" in out else np.zeros(len(out))
+    out["exact_rate_at_2se"] = uniform_square_rate(out["distortion"].to_numpy() + 2 * se, list(curve))
     out["below_lower"] = out["rate"] < out["shannon_bound"]
     out["below_gaussian"] = out["gaussian_bound"] - out["rate"]
     return out

@@ -80,7 +80,8 @@ class CollapseSearch:
 
 def measure(results: list, n_eval: int) -> pd.DataFrame:
     """One row per trained run: latent_dim, l2, beta, seed, status, ``active`` directions, ``kl_total``,
-    ``kl_dim_<u>`` (nats), ``error`` (mean total squared error of decode(z), z ~ q(z|x)), on ``n_eval``
+    ``kl_dim_<u>`` (nats), ``error`` (mean total squared error of decode(z), z ~ q(z|x)) and its standard
+    error ``error_se``, on ``n_eval``
     held-out points of the run's own evaluation stream (:func:`vaebench.evaluation.eval_arrays`)."""
     from vaebench.evaluation import eval_arrays
 
@@ -89,12 +90,14 @@ def measure(results: list, n_eval: int) -> pd.DataFrame:
         c = r.config
         row = {"latent_dim": c.latent_dim, "l2": c.l2, "beta": c.beta, "seed": c.seed, "status": r.status,
                "hidden": "[" + ", ".join(map(str, c.hidden)) + "]", "recon_var": c.recon_var,
-               "engine": r.engine, "active": math.nan, "kl_total": math.nan, "error": math.nan}
+               "engine": r.engine, "active": math.nan, "kl_total": math.nan, "error": math.nan,
+               "error_se": math.nan}
         if r.status == "ok":
             a = eval_arrays(r, n_eval)
             kl = kl_per_dimension(a["mu"], a["logvar"])
-            row.update(active=float(active_units(a["mu"])), kl_total=float(kl.sum()),
-                       error=float(np.mean(np.sum((a["x"].astype(np.float64) - a["recon"]) ** 2, axis=1))),
+            err = np.sum((a["x"].astype(np.float64) - a["recon"]) ** 2, axis=1)
+            row.update(active=float(active_units(a["mu"])), kl_total=float(kl.sum()), error=float(err.mean()),
+                       error_se=float(err.std(ddof=1) / math.sqrt(len(err))),
                        **{f"kl_dim_{u}": float(v) for u, v in enumerate(kl)})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -59,6 +59,9 @@ def test_rate_distortion_check_counts_impossible_runs(curve):
     assert rd.loc[2, "shannon_bound"] == pytest.approx(-math.log(2 * math.pi * math.e * 0.005))
     assert list(rd["below_lower"]) == [False, False, True]
     assert (rd["shannon_bound"] <= rd["exact_rate"]).all()
+    assert (rd["exact_rate_at_2se"] == rd["exact_rate"]).all()  # no standard error given
+    with_se = rate_distortion_check(points.assign(distortion_se=0.001), curve)
+    assert (with_se["exact_rate_at_2se"] < with_se["exact_rate"]).all()  # R decreases in D
     assert (rd["exact_rate"] <= rd["gaussian_bound"]).all()
 
 
