@@ -314,7 +314,10 @@ def current():
 @pytest.mark.parametrize("case", [*CASES, "d2_n5000_mlp"])
 def test_suite_equals_the_frozen_values(current, case):
     got, want = current[case], FROZEN[case]
-    assert list(got) == list(want)
+    # every frozen output is still there, in its order; outputs added since (the seed claims' shape,
+    # edge, direction and curve metrics: tests/metrics/test_metrics_{shape,edges,directions,curve}.py)
+    # follow them
+    assert list(got)[:len(want)] == list(want)
     for key, value in want.items():
         tol = ASYMPTOTIC.get(key.split("_", 1)[1] if key.startswith(("mu_", "z_")) else key)
         if math.isnan(value):
