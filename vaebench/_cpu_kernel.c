@@ -21,7 +21,15 @@
 #include <stdint.h>
 #include <string.h>
 
-#define VL 16 /* floats per vector: one AVX-512 register, two AVX2 ones */
+/* floats per vector: one register. 16-wide vectors on AVX2 made GCC spill and scalarise the shuffles
+ * (15-30x slower on a Zen 3), so narrower targets use 8 lanes. */
+#if defined(__AVX512F__)
+#define VL 16
+#define LANES {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+#else
+#define VL 8
+#define LANES {0, 1, 2, 3, 4, 5, 6, 7}
+#endif
 typedef float vf __attribute__((vector_size(4 * VL)));
 typedef int32_t vi __attribute__((vector_size(4 * VL)));
 
@@ -29,8 +37,8 @@ typedef int32_t vi __attribute__((vector_size(4 * VL)));
 #define TR 8 /* tile: TR rows x TC vectors of accumulators (16 of 32 vector registers) */
 #define TC 2
 #else
-#define TR 4
-#define TC 1
+#define TR 4 /* 8 of 16 AVX2 registers */
+#define TC 2
 #endif
 
 static inline vf ld(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
@@ -118,8 +126,8 @@ static void gemm(int ep, long R, long K, long C, const float *A, long ar, long a
  * to VL would spend most lanes on padding. out[r][o] = (bias ? bias[o] : 0) + sum_k A[r*as + k]*Wt[o*ws + k]
  * over k < KV*VL (A's and Wt's pad lanes hold zeros); out [R, N] contiguous. VL/N rows at a time give VL
  * dot products, summed across lanes together by a shuffle tree (30 shuffles for 16 sums). */
-_Static_assert(VL == 16, "the shuffle tree below is written for 16 lanes");
-static inline vf sum_lanes16(const vf v[16])
+#if VL == 16
+static inline vf sum_lanes(const vf v[VL])
 {
     const vi lo8 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
     const vi hi8 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
@@ -138,6 +146,20 @@ static inline vf sum_lanes16(const vf v[16])
         c[i] = __builtin_shuffle(b[2 * i], b[2 * i + 1], lo2) + __builtin_shuffle(b[2 * i], b[2 * i + 1], hi2);
     return __builtin_shuffle(c[0], c[1], ev) + __builtin_shuffle(c[0], c[1], od); /* lane i: sum of v[i] */
 }
+#else
+static inline vf sum_lanes(const vf v[VL])
+{
+    const vi lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    const vi lo2 = {0, 1, 4, 5, 8, 9, 12, 13}, hi2 = {2, 3, 6, 7, 10, 11, 14, 15};
+    const vi ev = {0, 2, 4, 6, 8, 10, 12, 14}, od = {1, 3, 5, 7, 9, 11, 13, 15};
+    vf a[4], b[2];
+    for (int i = 0; i < 4; i++) /* lanes 0-3: 4 partial sums of v[2i], 4-7: of v[2i+1] */
+        a[i] = __builtin_shuffle(v[2 * i], v[2 * i + 1], lo4) + __builtin_shuffle(v[2 * i], v[2 * i + 1], hi4);
+    for (int i = 0; i < 2; i++) /* 2 partial sums of each of v[4i .. 4i+3] */
+        b[i] = __builtin_shuffle(a[2 * i], a[2 * i + 1], lo2) + __builtin_shuffle(a[2 * i], a[2 * i + 1], hi2);
+    return __builtin_shuffle(b[0], b[1], ev) + __builtin_shuffle(b[0], b[1], od); /* lane i: sum of v[i] */
+}
+#endif
 
 static inline __attribute__((always_inline)) void narrow_n(const long N, long R, long KV, const float *A, long as,
                                                             const float *Wt, long ws, const float *bias, float *out)
@@ -157,15 +179,15 @@ static inline __attribute__((always_inline)) void narrow_n(const long N, long R,
                 s += ld(a + kv * VL) * ld(w + kv * VL);
             acc[i] = s;
         }
-        st(out + r * N, sum_lanes16(acc) + bv);
+        st(out + r * N, sum_lanes(acc) + bv);
     }
     for (; r < R; r++) /* the last R mod VL/N rows, one dot product at a time */
         for (long o = 0; o < N; o++) {
             vf s = {0};
             for (long kv = 0; kv < KV; kv++)
                 s += ld(A + r * as + kv * VL) * ld(Wt + o * ws + kv * VL);
-            vf one[16] = {s};
-            out[r * N + o] = sum_lanes16(one)[0] + (bias ? bias[o] : 0.f);
+            vf one[VL] = {s};
+            out[r * N + o] = sum_lanes(one)[0] + (bias ? bias[o] : 0.f);
         }
 }
 
@@ -225,8 +247,12 @@ static void gather_cols(long B, long n, const float *g, long dd, long ss, float 
  * blocks transposed in registers where whole, scalar at the edges (a 30x30 weight: 4x fewer moves). */
 static void transpose(long R, long C, const float *src, float *dst, long dp)
 {
+#if VL == 16
     const vi lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
     const vi hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+#else
+    const vi lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = {4, 12, 5, 13, 6, 14, 7, 15};
+#endif
     for (long i = 0; i < C * dp; i += VL)
         st(dst + i, (vf){0});
     long r0 = 0;
@@ -236,8 +262,8 @@ static void transpose(long R, long C, const float *src, float *dst, long dp)
             vf v[VL], w[VL];
             for (int j = 0; j < VL; j++)
                 v[j] = ld(src + (r0 + j) * C + c0);
-            /* four rounds of interleaving rows j and j + 8: row c of the result is column c */
-            for (int round = 0; round < 4; round++) {
+            /* log2(VL) rounds of interleaving rows j and j + VL/2: row c of the result is column c */
+            for (int round = 0; (1 << round) < VL; round++) {
                 for (int j = 0; j < VL / 2; j++) {
                     w[2 * j] = __builtin_shuffle(v[j], v[j + VL / 2], lo);
                     w[2 * j + 1] = __builtin_shuffle(v[j], v[j + VL / 2], hi);
@@ -661,7 +687,7 @@ static inline __attribute__((always_inline)) float kernel_row_d(const long D, in
                                                                  const float *ai, const float *bt, long i,
                                                                  int tri, float *gi, float *gt)
 {
-    const vi lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const vi lane = LANES;
     const vf zero = {0};
     vf acc = zero, ga[MAX_LATENT], df[MAX_LATENT];
     for (long k = 0; gi && k < D; k++)
