@@ -565,22 +565,29 @@ void vb_adam(long M, long P, long n_weights, float *flat, const float *grad, flo
  * denormals anyway), exp(NaN) = NaN, as PyTorch's. */
 static inline vf select(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
 
-static inline vf exp16(vf x)
+/* The core both exps share, for x clamped to [-87.34, 88.72]: n = round-to-nearest-even(x / ln 2) by the
+ * 1.5·2^23 trick (|x / ln 2| < 2^22), and the polynomial p = exp(x - n ln 2), so exp(x) = p · 2^n. */
+static inline __attribute__((always_inline)) vf exp_reduced(vf x, vf *n_out)
 {
-    const vf zero = {0}, lo = zero - 87.3365447505531f, hi = zero + 88.7228391116729996f;
-    vf xc = select(x > hi, hi, select(x < lo, lo, x));
-    xc = select(x != x, zero, xc); /* NaN lanes: 0 here (no NaN to convert to int), NaN again at the end */
-    /* n = round-to-nearest-even(x / ln 2) by the 1.5·2^23 trick (|x / ln 2| < 2^22) */
     const float magic = 12582912.f;
-    vf n = (xc * 1.44269504088896341f + magic) - magic;
-    vf r = xc - n * 0.693359375f;
+    vf n = (x * 1.44269504088896341f + magic) - magic;
+    vf r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     vf p = 1.9875691500e-4f * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    *n_out = n;
+    return p * (r * r) + r + 1.0f;
+}
+
+static inline vf exp16(vf x)
+{
+    const vf zero = {0}, lo = zero - 87.3365447505531f, hi = zero + 88.7228391116729996f;
+    vf xc = select(x > hi, hi, select(x < lo, lo, x));
+    xc = select(x != x, zero, xc); /* NaN lanes: 0 here (no NaN to convert to int), NaN again at the end */
+    vf n, p = exp_reduced(xc, &n);
     vi ni = __builtin_convertvector(n, vi), n1 = ni >> 1; /* 2^n as 2^n1 · 2^(n - n1): both normal */
     vf y = p * (vf)((n1 + 127) << 23) * (vf)((ni - n1 + 127) << 23);
     y = select(x > 88.7228391116729996f, zero + __builtin_inff(), y);
@@ -652,16 +659,7 @@ static inline vf exp_nonpositive16(vf x)
 {
     const vf zero = {0}, lo = zero - 87.3365447505531f;
     x = select(x < lo, lo, x);
-    const float magic = 12582912.f;
-    vf n = (x * 1.44269504088896341f + magic) - magic;
-    vf r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vf p = 1.9875691500e-4f * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    vf n, p = exp_reduced(x, &n);
     return p * (vf)((__builtin_convertvector(n, vi) + 127) << 23); /* n >= -126: 2^n is normal */
 }
 
