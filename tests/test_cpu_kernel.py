@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from route_helpers import assert_same_trajectory
 
 import vaebench.variants as variants_mod
 import vaebench.variants.vae as vaebench_vae
@@ -208,11 +209,7 @@ def test_kernel_and_operator_paths_train_the_same_function(monkeypatch, variant)
     monkeypatch.setenv(cpu_kernel.ENV, "torch")
     operators = train(cfgs)
     for a, b in zip(kernel, operators, strict=True):
-        cols = [c for c in a.history.columns if c != "step"]
-        np.testing.assert_allclose(a.history[cols].to_numpy(), b.history[cols].to_numpy(),
-                                   rtol=2e-3, atol=2e-4)
-        for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
-            torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4)
+        assert_same_trajectory(a, b)
 
 
 @pytest.mark.parametrize("path", ["auto", "torch"])

@@ -9,6 +9,7 @@ trains on every CPU route to the same function.
 import numpy as np
 import pytest
 import torch
+from route_helpers import assert_same_trajectory
 
 from vaebench import RunConfig, cpu_kernel, train
 from vaebench.grid import Grid, run_id
@@ -114,11 +115,7 @@ def test_linear_models_train_to_the_same_function_on_every_cpu_route(monkeypatch
     if "auto" in results:
         for a, b in zip(results["auto"], results["torch"], strict=True):
             assert a.engine != b.engine == "operators"
-            cols = [c for c in a.history.columns if c != "step"]
-            np.testing.assert_allclose(a.history[cols].to_numpy(), b.history[cols].to_numpy(),
-                                       rtol=2e-3, atol=2e-4)
-            for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
-                torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4)
+            assert_same_trajectory(a, b)
 
 
 @pytest.mark.parametrize("path", ["auto", "torch"])
