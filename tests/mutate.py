@@ -45,6 +45,7 @@ class Mutation:
 M = Mutation
 T_TAMPER = "tests/reliability/test_tampered_study.py"
 T_HOSTILE = "tests/reliability/test_hostile_cli.py"
+T_NEIGHBOURS = "tests/metrics/test_metrics_neighbours.py"
 MUTATIONS = [
     # --- the two of issue 16 that no test caught before ---
     M("likelihood-no-max-shift", "vaebench/metrics/likelihood.py",
@@ -208,6 +209,51 @@ MUTATIONS = [
     M("assemble-broken-plotted", "analysis/assemble.py",
       'out.loc[hit, "status"] = BROKEN', 'out.loc[hit, "status"] = "ok"',
       "a broken run stays ok (plotted, averaged, not listed)", (T_TAMPER, "-k", "broken_arrays_files")),
+    # --- issue 13: the metrics kernel (C, rebuilt automatically: its build is named by the source's hash)
+    # and the neighbour structures it reads ---
+    M("kernel-knn-gap-side", "vaebench/_metrics_kernel.c",
+      "if (cx - r > 0) g = fmin(", "if (cx - r > 1) g = fmin(",
+      "k-NN stops early: the cells left of the scanned block are taken as the grid's edge one ring too soon",
+      (T_NEIGHBOURS, "-k", "query_and_knn")),
+    M("kernel-knn-tie-order", "vaebench/_metrics_kernel.c",
+      "(bd[p - 1] == s && bi[p - 1] > j)", "(bd[p - 1] == s && bi[p - 1] < j)",
+      "equal distances in reverse index order", (T_NEIGHBOURS, "-k", "query_and_knn")),
+    M("kernel-count-not-strict", "vaebench/_metrics_kernel.c",
+      "count += sqrt(sq_dist(gr, i, centres, m, row)) < r;",
+      "count += sqrt(sq_dist(gr, i, centres, m, row)) <= r;",
+      "a point on the ball's sphere counts as inside (coverage's balls not open)",
+      (T_NEIGHBOURS, "-k", "count_within")),
+    M("kernel-rank-ball-strict", "vaebench/_metrics_kernel.c",
+      "total += sq_dist(gr, i, centres, n_groups, g) <= t;",
+      "total += sq_dist(gr, i, centres, n_groups, g) < t;",
+      "trustworthiness ranks (cells of the ball) miss the intruder itself",
+      ("tests/metrics/test_metrics_structure.py", "-k", "trustworthiness_equals_brute_force")),
+    M("kernel-rank-full-strict", "vaebench/_metrics_kernel.c",
+      "for (int64_t i = 0; i < gr->n; i++) count += scratch[i] <= t;",
+      "for (int64_t i = 0; i < gr->n; i++) count += scratch[i] < t;",
+      "trustworthiness ranks (full pass) miss the intruder itself",
+      ("tests/metrics/test_metrics_structure.py", "-k", "trustworthiness_equals_brute_force")),
+    M("kernel-pair-sum-diagonal", "vaebench/_metrics_kernel.c",
+      "const double diagonal = kind == 0 ? (double)n : 0.0;", "const double diagonal = 0.0;",
+      "the Gaussian pair sum without its n diagonal terms (Henze–Zirkler off)",
+      ("tests/metrics/test_metrics_multivariate.py", "-k", "naive_n_squared")),
+    M("kernel-exp-exponent", "vaebench/_metrics_kernel.c",
+      "v4d scale = (v4d)((ki + 1023) << 52);", "v4d scale = (v4d)((ki + 1022) << 52);",
+      "exp off by a factor 2 (exponent bias)",
+      ("tests/metrics/test_metrics_multivariate.py", "-k", "naive_n_squared")),
+    M("grid-cell-overflow", "vaebench/metrics/_neighbours.py",
+      "np.clip(np.floor((points[:, a] - lo[i]) * inv[i]), 0, g[i] - 1)",
+      "np.clip(np.floor((points[:, a] - lo[i]) * inv[i]), 0, g[i])",
+      "points on the box's upper edge binned one cell past the grid (into the next row)",
+      (T_NEIGHBOURS, "-k", "query_and_knn")),
+    M("trust-positions-not-inverted", "vaebench/metrics/structure.py",
+      "position[grid.order] = np.arange(len(xs))", "position[:] = grid.order",
+      "intruders looked up by the grid's order instead of its inverse",
+      ("tests/metrics/test_metrics_structure.py", "-k", "trustworthiness_equals_brute_force")),
+    M("shared-points-key-no-shape", "vaebench/metrics/_neighbours.py",
+      "key = (arr.shape, hashlib.blake2b", "key = ((), hashlib.blake2b",
+      "two point sets with the same bytes in other shapes share one PointSet",
+      (T_NEIGHBOURS, "-k", "shared_points")),
 ]
 
 

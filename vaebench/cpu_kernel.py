@@ -1,4 +1,5 @@
-"""The CPU kernel (``_cpu_kernel.c``): built once per machine with the system C compiler, loaded by ctypes.
+"""The CPU kernel (``_cpu_kernel.c``, and ``_metrics_kernel.c`` for the metrics suite's O(n²) loops): built
+once per machine with the system C compiler into one library, loaded by ctypes.
 
 A training step of the seed VAE on the CPU spends its time streaming small activations through memory
 between PyTorch operators; the kernel computes one model's whole MLP forward or backward (and its Adam
@@ -15,7 +16,10 @@ run takes depends on the machine, the variant and the run's own shape (MLPs deep
 :data:`MAX_LAYERS` take the operators), never on the runs beside it. The fused route
 (:mod:`vaebench.routes.fused`) calls ``vb_fused_step``, the whole step; :class:`KernelMLP` (``vb_forward``,
 ``vb_backward``), ``vb_adam`` and ``vb_exp`` expose C pieces one at a time, for the tests that check them
-against autograd, ``torch.optim.Adam`` and ``torch.exp``.
+against autograd, ``torch.optim.Adam`` and ``torch.exp``. ``vb_pair_sum``, ``vb_rank_counts``, ``vb_knn`` and
+``vb_count_within`` serve :mod:`vaebench.metrics._pairwise`, :mod:`vaebench.metrics.structure` and
+:mod:`vaebench.metrics._neighbours`, which fall back to NumPy and
+PyTorch (the same numbers to rounding) where the library is not there.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import threading
 import warnings
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("_cpu_kernel.c")
+# the training kernel and the metrics suite's O(n²) loops, built into one library
+SOURCES = (Path(__file__).with_name("_cpu_kernel.c"), Path(__file__).with_name("_metrics_kernel.c"))
 FLAGS = ["-O3", "-march=native", "-std=gnu11", "-fPIC", "-shared", "-fno-math-errno"]
 ENV = "VAEBENCH_CPU_KERNEL"  # "auto" (default): the kernel if it builds; "torch": PyTorch operators only
 MAX_LAYERS = 64  # per MLP, the kernel's fixed table size
@@ -59,6 +64,10 @@ _SIGNATURES = {
                  ctypes.c_double, ctypes.c_double, ctypes.c_double], None),
     "vb_exp": ([_i64, _p, ctypes.c_float, _p], None),
     "vb_fused_scratch_floats": ([_p, _p, _i64, _i64], _i64),
+    "vb_pair_sum": ([_i64, _i64, _p, _i64, ctypes.c_double], ctypes.c_double),
+    "vb_rank_counts": ([_p, _i64, _p, _p, _p, _p], _i64),
+    "vb_knn": ([_p, _i64, _p, _i64, _p, _p], None),
+    "vb_count_within": ([_p, _i64, _p, _p, _p], None),
     "vb_fused_step": ([_i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _i64, _p, _i64, _i64, _p, _p, _p, _p, _i64,
                        _p, _p, _p, _p, _p, _p, _i64, _p, _p, _i64, ctypes.c_double, ctypes.c_double,
                        ctypes.c_double, _p, _i64], None),
@@ -93,7 +102,8 @@ def _compiler() -> list[str] | None:
 
 def _build(cc: list[str]) -> Path:
     version = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=60).stdout
-    key = hashlib.sha256("\0".join([SOURCE.read_text(), version, " ".join(FLAGS), _cpu_flags(),
+    texts = [src.read_text() for src in SOURCES]
+    key = hashlib.sha256("\0".join([*texts, version, " ".join(FLAGS), _cpu_flags(),
                                     platform.machine()]).encode()).hexdigest()[:16]
     target = cache_dir() / f"cpu_kernel-{key}.so"
     if target.exists():
@@ -103,8 +113,8 @@ def _build(cc: list[str]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
     os.close(fd)
     try:
-        done = subprocess.run([*cc, *FLAGS, str(SOURCE), "-o", tmp, "-lm"], capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run([*cc, *FLAGS, *map(str, SOURCES), "-o", tmp, "-lm"], capture_output=True,
+                              text=True, timeout=300)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cc)} failed: {done.stderr.strip()[:2000]}")
         os.replace(tmp, target)
@@ -159,7 +169,7 @@ def load() -> ctypes.CDLL | None:
                 _state["lib"] = _open(_build(cc))
             except (OSError, RuntimeError, subprocess.SubprocessError) as err:
                 warnings.warn(f"vaebench: CPU kernel unavailable, training with PyTorch operators "
-                              f"(slower): {err}", RuntimeWarning, stacklevel=2)
+                              f"and evaluating with NumPy (slower): {err}", RuntimeWarning, stacklevel=2)
             _state["done"] = True
         return _state["lib"]  # type: ignore[return-value]
 

@@ -1,4 +1,5 @@
-"""The metric suite equals its definitions before issue 13 made it faster, to float precision.
+"""The metric suite equals its definitions before issue 13 made it faster, to float precision, on both
+routes (with and without the CPU kernel).
 
 ``FROZEN`` holds the outputs of :func:`vaebench.metrics.evaluate` at main e2eb71b (before any metric was
 changed) on the fixed seeded inputs of :mod:`tests.metrics.frozen_inputs`, printed by
@@ -306,23 +307,94 @@ FROZEN = {'d2_n5000': {'mse': 0.0,
 ASYMPTOTIC = {"ks_pvalue_min": 1.1e-4, "pvalue_holm": 11 * 1.1e-4}
 
 
-@pytest.fixture(scope="module")
-def current():
-    return outputs()
+# The seed claims' metrics (added after e2eb71b), frozen at main 1cc4907, before their k-NN queries were
+# shared with the rest of the suite and moved to the CPU kernel's grid.
+FROZEN_CLAIMS = {'d2_n5000': {'mu_squareness': 0.05197951129939835,
+              'mu_orientation_deg': -6.4377710814842315,
+              'mu_kurtosis_contrast': -0.09242874998299055,
+              'recon_edge_low': 0.9505154639175257,
+              'recon_edge_high': 0.9571734475374732,
+              'recon_edge_x0_low': 0.948936170212766,
+              'recon_edge_x0_high': 0.926829268292683,
+              'recon_edge_x1_low': 0.9541984732824428,
+              'recon_edge_x1_high': 0.9872881355932204,
+              'z_explained_major': 0.7999163278302697,
+              'z_explained_minor': 0.7939284300129428,
+              'z_directions_kept': 2.0,
+              'curve_length': nan},
+ 'd1_n3000': {'mu_squareness': nan,
+              'mu_orientation_deg': nan,
+              'mu_kurtosis_contrast': nan,
+              'recon_edge_low': 0.9751552795031055,
+              'recon_edge_high': 0.9864406779661017,
+              'recon_edge_x0_low': 0.9666666666666667,
+              'recon_edge_x0_high': 1.0,
+              'recon_edge_x1_low': 0.9867549668874173,
+              'recon_edge_x1_high': 0.9731543624161074,
+              'z_explained_major': 0.799703455046993,
+              'z_explained_minor': -0.00533894939008972,
+              'z_directions_kept': 1.0,
+              'curve_length': 0.8605032350769581},
+ 'd2_n800': {'mu_squareness': 0.20923711970401487,
+             'mu_orientation_deg': -44.80213932373239,
+             'mu_kurtosis_contrast': 0.4593301252291091,
+             'recon_edge_low': 1.0,
+             'recon_edge_high': 1.0,
+             'recon_edge_x0_low': 1.0,
+             'recon_edge_x0_high': 1.0,
+             'recon_edge_x1_low': 1.0,
+             'recon_edge_x1_high': 1.0,
+             'z_explained_major': 0.7713478241821391,
+             'z_explained_minor': 0.7491594619704525,
+             'z_directions_kept': 2.0,
+             'curve_length': nan},
+ 'd2_n5000_mlp': {'mu_squareness': 0.05197951129939835,
+                  'mu_orientation_deg': -6.4377710814842315,
+                  'mu_kurtosis_contrast': -0.09242874998299055,
+                  'recon_edge_low': 0.9505154639175257,
+                  'recon_edge_high': 0.9571734475374732,
+                  'recon_edge_x0_low': 0.948936170212766,
+                  'recon_edge_x0_high': 0.926829268292683,
+                  'recon_edge_x1_low': 0.9541984732824428,
+                  'recon_edge_x1_high': 0.9872881355932204,
+                  'z_explained_major': 0.7999163278302697,
+                  'z_explained_minor': 0.7939284300129428,
+                  'z_directions_kept': 2.0,
+                  'curve_length': nan}}
+
+
+@pytest.fixture(scope="module", params=["kernel", "fallback"])
+def current(request):
+    """The suite's outputs on each route: the CPU kernel's (grid neighbours, pair sums, rank counts) and
+    the fallback's (KD-trees, PyTorch blocks, NumPy ranks) when there is no kernel."""
+    from vaebench import cpu_kernel
+    from vaebench.metrics._neighbours import clear_shared
+
+    clear_shared()  # x's shared PointSet keeps the queries of the route that made it
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "fallback":
+            mp.setenv(cpu_kernel.ENV, "torch")
+        elif cpu_kernel.load() is None:
+            pytest.skip("no C compiler: the CPU kernel is not built here")
+        return outputs()
+
+
+def _check(got: float, value: float, key: str) -> None:
+    tol = ASYMPTOTIC.get(key.split("_", 1)[1] if key.startswith(("mu_", "z_")) else key)
+    if math.isnan(value):
+        assert math.isnan(got), key
+    elif tol is not None:
+        assert got == pytest.approx(value, rel=1e-9, abs=tol), key
+    else:
+        assert got == pytest.approx(value, rel=1e-9, abs=1e-12), key
 
 
 @pytest.mark.parametrize("case", [*CASES, "d2_n5000_mlp"])
 def test_suite_equals_the_frozen_values(current, case):
     got, want = current[case], FROZEN[case]
     # every frozen output is still there, in its order; outputs added since (the seed claims' shape,
-    # edge, direction and curve metrics: tests/metrics/test_metrics_{shape,edges,directions,curve}.py)
-    # follow them
+    # edge, direction and curve metrics) follow them, frozen in FROZEN_CLAIMS
     assert list(got)[:len(want)] == list(want)
-    for key, value in want.items():
-        tol = ASYMPTOTIC.get(key.split("_", 1)[1] if key.startswith(("mu_", "z_")) else key)
-        if math.isnan(value):
-            assert math.isnan(got[key]), key
-        elif tol is not None:
-            assert got[key] == pytest.approx(value, rel=1e-9, abs=tol), key
-        else:
-            assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    assert list(got)[len(want):] == list(FROZEN_CLAIMS[case])
+    for key, value in {**want, **FROZEN_CLAIMS[case]}.items():
+        _check(got[key], value, key)

@@ -45,3 +45,135 @@ def test_neighbours_without_self_of_some_rows_match_all_rows_and_brute_force(poi
     assert np.array_equal(neighbours_without_self(ps, 4), brute)
     assert np.array_equal(neighbours_without_self(ps, 4, rows), brute[rows])
     assert np.array_equal(neighbours_without_self(ps, 2), brute[:, :2])
+
+
+# --- the two routes: the CPU kernel's grid and the KD-tree, against brute force ---------------------------
+
+def _point_sets():
+    rng = np.random.default_rng(11)
+    u = rng.random((400, 2))
+    return {
+        "uniform": u,
+        "gaussian_outliers": np.r_[rng.standard_normal((397, 2)), [[40.0, -3.0], [-25.0, 60.0], [0, 0]]],
+        "one_d": rng.standard_normal((300, 1)),
+        "three_d": rng.standard_normal((300, 3)) * [1.0, 0.2, 3.0],
+        "thin_line": np.c_[rng.standard_normal(300), 1e-9 * rng.standard_normal(300)],
+        "vertical_line": np.c_[np.full(200, 0.5), rng.random(200)],
+        # integer coordinates: squared distances exact in any order of operations, so ties are exact
+        "lattice_ties": np.stack(np.meshgrid(np.arange(15.0), np.arange(12.0)), -1).reshape(-1, 2),
+        "duplicates": np.repeat(np.round(u[:40] * 50), 5, axis=0),
+        "one_point": np.array([[0.3, 0.7]]),
+    }
+
+
+def _brute(points, queries):
+    diff = queries[:, None, :] - points[None, :, :]
+    return np.sqrt(np.sum(diff * diff, axis=2))
+
+
+@pytest.mark.parametrize("name", list(_point_sets()))
+def test_query_and_knn_are_the_exact_nearest_points(route, name):
+    pts = _point_sets()[name]
+    rng = np.random.default_rng(3)
+    lo, hi = pts.min(0), pts.max(0)
+    # queries inside, outside and on the points themselves
+    queries = np.r_[pts[::7], lo - 1 + (hi - lo + 2) * rng.random((50, pts.shape[1]))]
+    ps = PointSet(pts)
+    d = _brute(pts, queries)
+    for k in sorted({1, min(4, len(pts)), min(11, len(pts)), len(pts)}):
+        dist, idx = ps.query(queries, k)
+        assert dist.shape == idx.shape == (len(queries), k)
+        want = np.sort(d, axis=1)[:, :k]
+        np.testing.assert_allclose(dist, want, rtol=1e-12, atol=1e-12)
+        # the indices are points at those distances, each once
+        np.testing.assert_allclose(np.take_along_axis(d, idx, axis=1), want, rtol=1e-12, atol=1e-12)
+        assert all(len(set(row)) == k for row in idx)
+        if route == "kernel":  # ties in index order: exactly the lexicographic (distance², index) order
+            order = np.lexsort((np.broadcast_to(np.arange(len(pts)), d.shape), d ** 2), axis=1)[:, :k]
+            if name in ("lattice_ties", "duplicates"):  # exact ties everywhere
+                assert np.array_equal(idx, order)
+            sq = np.take_along_axis(d, order, axis=1)
+            tie_free = ~np.any(np.isclose(sq[:, 1:], sq[:, :-1], rtol=1e-12, atol=0), axis=1)
+            assert np.array_equal(idx[tie_free], order[tie_free])
+    k = min(6, len(pts))
+    self_dist, self_idx = ps.knn(k)
+    np.testing.assert_allclose(self_dist, np.sort(_brute(pts, pts), axis=1)[:, :k], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(_point_sets()))
+def test_count_within_counts_points_strictly_inside(route, name):
+    pts = _point_sets()[name]
+    rng = np.random.default_rng(5)
+    centres = np.r_[pts[::5], pts.min(0) + (pts.max(0) - pts.min(0) + 1) * rng.random((30, pts.shape[1]))]
+    d = _brute(pts, centres)
+    ps = PointSet(pts)
+    far = np.full(len(centres), 10 * d.max() + 1)
+    for radii in (rng.random(len(centres)) * d.max(), np.zeros(len(centres)), far,
+                  d[np.arange(len(centres)), rng.integers(0, len(pts), len(centres))]):
+        got = ps.count_within(centres, radii)
+        want = np.sum(d < radii[:, None], axis=1)
+        # a point within rounding of the radius may fall either side (its distance is computed once
+        # more, in another order of operations): compare the other centres
+        edge = np.any(np.isclose(d, radii[:, None], rtol=1e-12, atol=1e-300), axis=1)
+        assert np.array_equal(got[~edge], want[~edge])
+        assert np.all(np.abs(got[edge] - want[edge]) <= np.sum(np.isclose(d, radii[:, None], rtol=1e-12,
+                                                                          atol=1e-300), axis=1)[edge])
+    # the ball through a point's k-th nearest neighbour (its own query's distance) holds k − 1 others
+    # strictly inside where no two of them tie: the "strictly" of Naeem et al.'s coverage
+    k = min(6, len(pts))
+    dist = ps.knn(k)[0]
+    tie_free = ~np.any(np.isclose(dist[:, 1:], dist[:, :-1], rtol=1e-9, atol=0), axis=1)
+    if k < len(pts):
+        tie_free &= ~np.isclose(ps.knn(k + 1)[0][:, k], dist[:, -1], rtol=1e-9, atol=0)
+    counts = ps.count_within(pts, dist[:, -1])
+    assert np.array_equal(counts[tie_free], np.full(tie_free.sum(), k - 1))
+
+
+def test_query_refuses_k_outside_the_points():
+    ps = PointSet(np.random.default_rng(0).random((5, 2)))
+    for k in (0, 6):
+        with pytest.raises(ValueError, match=f"k = {k}: must be between 1 and the number of points"):
+            ps.query(ps.points, k)
+
+
+def test_kernel_and_tree_give_the_same_metrics_on_tie_free_data(monkeypatch):
+    from vaebench import cpu_kernel
+    from vaebench.metrics._neighbours import clear_shared
+
+    if cpu_kernel.load() is None:
+        pytest.skip("no C compiler: the CPU kernel is not built here")
+    rng = np.random.default_rng(8)
+    x = rng.random((1500, 2))
+    labels = (x[:, 0] > 0.4).astype(int) + 2 * (x[:, 1] > 0.6)
+    fake = np.clip(x + 0.05 * rng.standard_normal(x.shape), 0, 1)
+
+    def metrics():
+        clear_shared()
+        out = []
+        for z in (x + 0.02 * rng.standard_normal(x.shape), rng.standard_normal(x.shape), x[:, :1] ** 2):
+            out += [trustworthiness(x, z, 10, max_queries=400, seed=2), knn_label_accuracy(z, labels, 10)]
+        cov, dens = coverage_and_density(x, fake, 5)
+        return [*out, float(cov.mean()), dens]
+
+    rng = np.random.default_rng(8)
+    kernel = metrics()
+    monkeypatch.setenv(cpu_kernel.ENV, "torch")
+    rng = np.random.default_rng(8)
+    tree = metrics()
+    np.testing.assert_allclose(kernel, tree, rtol=1e-12)
+
+
+def test_shared_points_are_one_object_per_distinct_point_set(monkeypatch):
+    from vaebench.metrics import _neighbours
+
+    _neighbours.clear_shared()
+    rng = np.random.default_rng(1)
+    a, b = rng.random((100, 2)), rng.random((100, 2))
+    first = _neighbours.shared_points(a, "x")
+    assert _neighbours.shared_points(a.copy(), "x") is first  # equal points, another array
+    assert _neighbours.shared_points(b, "x") is not first
+    assert _neighbours.shared_points(a.reshape(200, 1), "x") is not first  # same bytes, other shape
+    monkeypatch.setattr(_neighbours, "SHARED_POINTS", 250)
+    _neighbours.shared_points(rng.random((100, 2)), "x")  # 100 + 100 + 200 + 100 > 250: oldest out
+    assert _neighbours.shared_points(a, "x") is not first
+    _neighbours.clear_shared()

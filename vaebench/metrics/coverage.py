@@ -20,16 +20,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from vaebench.metrics._arrays import as_points, check_count
+from vaebench.metrics._arrays import check_count
 from vaebench.metrics._neighbours import PointSet
 
 
-def _checked(real: Any, fake: Any, k: Any) -> tuple[PointSet, np.ndarray, int]:
+def _checked(real: Any, fake: Any, k: Any) -> tuple[PointSet, PointSet, int]:
     k = check_count("k", k, 1)
     x = PointSet.of(real, "real")
-    y = as_points(fake, "fake", dim=x.points.shape[1])
+    y = PointSet.of(fake, "fake", dim=x.points.shape[1])
     if len(x) <= k:
         raise ValueError(f"k = {k}: must be smaller than the number of real points ({len(x)}), "
                          f"since each real point needs k other real neighbours")
@@ -44,11 +43,11 @@ def knn_radii(real: Any, k: int) -> np.ndarray:
 
 def coverage_and_density(real: Any, fake: Any, k: int = 5) -> tuple[np.ndarray, float]:
     """Both of Naeem et al.'s measures from one set of k-NN balls: the boolean [N] "ball i strictly
-    contains a fake point" (its mean is the coverage) and the density. ``real`` may be a PointSet
-    (its tree and k-NN query are then shared with other metrics)."""
+    contains a fake point" (its mean is the coverage) and the density. ``real`` and ``fake`` may be
+    PointSets (their trees and k-NN queries are then shared with other metrics)."""
     x, y, k = _checked(real, fake, k)
     radii = knn_radii(x, k)
-    counts = cKDTree(y).query_ball_point(x.points, r=np.nextafter(radii, 0.0), return_length=True)
+    counts = y.count_within(x.points, radii)
     return counts > 0, float(np.sum(counts) / (k * len(y)))
 
 

@@ -29,9 +29,9 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from vaebench.metrics._arrays import as_points, check_count
+from vaebench.metrics._neighbours import PointSet, neighbours_without_self
 
 KEPT_AT = 0.2
 K_NEIGHBOURS = 10
@@ -40,20 +40,18 @@ DIRECTION_KEYS = ("z_explained_major", "z_explained_minor", "z_directions_kept")
 
 def explained_shares(x: Any, z: Any, k: int = K_NEIGHBOURS) -> np.ndarray:
     """The noise-floor-corrected shares of each whitened input direction of ``x`` [n, p] that ``z``
-    [n, d] explains, largest first (module docstring): float64 [p]; NaN where undefined."""
+    [n, d] explains, largest first (module docstring): float64 [p]; NaN where undefined. ``z`` may be a
+    PointSet (its k-NN query is then shared with other metrics)."""
     x = as_points(x, "x", min_n=2)
-    z = as_points(z, "z", min_n=2)
-    if len(x) != len(z):
-        raise ValueError(f"z = array of {len(z)} points: must have as many as x ({len(x)})")
+    zs = PointSet.of(z, "z", min_n=2)
+    if len(x) != len(zs):
+        raise ValueError(f"z = array of {len(zs)} points: must have as many as x ({len(x)})")
     k = check_count("k", k, 1)
     nan = np.full(x.shape[1], math.nan)
     if k >= len(x):
         return nan
-    _, idx = cKDTree(z).query(z, k + 1)
-    # leave one out: drop the point itself (with ties it may not come first, so drop it by index)
-    own = idx == np.arange(len(z))[:, None]
-    keep = np.where(own.any(1, keepdims=True), ~own, np.arange(k + 1)[None, :] < k)
-    resid = x - x[idx[keep].reshape(len(z), k)].mean(1)
+    # leave one out: the k nearest other points (the point itself dropped by index, even among ties)
+    resid = x - x[neighbours_without_self(zs, k)].mean(1)
     w, v = np.linalg.eigh(np.atleast_2d(np.cov(x.T, bias=True)))
     if w.min() <= w.max() * 1e-12:
         return nan

@@ -10,8 +10,8 @@ for the uniform square). ``edge_low`` / ``edge_high`` pool the low (high) bands 
 share of the real points near *some* coordinate's 0 (1) that the fakes reach. The seed report's "values
 close to one or zero being absent" and "no values close to zero" as numbers, each edge separately.
 
-Only the band points are queried, so the cost is a KD-tree over each sample plus a query of ≈ 2·D·w·N
-points. NaN for a band without real points.
+The fakes are queried at the band points only (≈ 2·D·w·N of them); the radii come from the real sample's
+k-NN query of all points, which the suite's coverage metrics share. NaN for a band without real points.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from vaebench.metrics._arrays import as_points, check_count, check_fraction
+from vaebench.metrics._arrays import check_count, check_fraction
+from vaebench.metrics._neighbours import PointSet
 from vaebench.metrics.occupancy import support_box
 
 
@@ -34,22 +34,24 @@ def edge_keys(dim: int) -> tuple[str, ...]:
 def edge_coverage(real: Any, fake: Any, *, width: float = 0.05, k: int = 5,
                   bounds: Any = None) -> dict[str, float]:
     """Coverage of ``real`` [N, D] by ``fake`` [M, D] within each edge band of width ``width`` (a fraction
-    of the box side), per coordinate and side, and pooled per side (module docstring)."""
-    x = as_points(real, "real")
-    y = as_points(fake, "fake", dim=x.shape[1])
+    of the box side), per coordinate and side, and pooled per side (module docstring). Either may be a
+    PointSet (its KD-tree and k-NN query are then shared with other metrics)."""
+    xs = PointSet.of(real, "real")
+    x = xs.points
+    ys = PointSet.of(fake, "fake", dim=x.shape[1])
     k = check_count("k", k, 1)
     width = check_fraction("width", width, high=0.5)
     if len(x) <= k:
         raise ValueError(f"k = {k}: must be smaller than the number of real points ({len(x)})")
-    lo, hi = support_box(x, bounds)
+    lo, hi = support_box(xs, bounds)
     low = x < lo + width * (hi - lo)  # [N, D]
     high = x > hi - width * (hi - lo)
     band = low.any(1) | high.any(1)
     idx = np.flatnonzero(band)
     covered = np.zeros(len(x), dtype=bool)
     if idx.size:
-        radii = cKDTree(x).query(x[idx], k=k + 1)[0][:, k]
-        nearest = cKDTree(y).query(x[idx], k=1)[0]
+        radii = xs.knn(k + 1)[0][idx, k]  # the query of all points, shared with the coverage metrics
+        nearest = ys.query(x[idx], 1)[0][:, 0]
         covered[idx] = nearest < radii
 
     def share(mask: np.ndarray) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 
 from vaebench.metrics._arrays import as_points, whiten
-from vaebench.metrics._pairwise import gaussian_kernel, pairwise_sum
+from vaebench.metrics._pairwise import gaussian_pair_sum
 from vaebench.metrics.results import TestResult
 
 
@@ -55,7 +55,7 @@ def henze_zirkler(z: Any) -> TestResult:
         raise ValueError(f"z = array of {n} points in {p} dimensions: Henze–Zirkler needs n >= p + 2")
     y = whiten(x, "z")
     b = smoothing(n, p)
-    pair = pairwise_sum(y, gaussian_kernel(b**2 / 2.0))
+    pair = gaussian_pair_sum(y, b**2 / 2.0)
     d_i = np.sum(y * y, axis=1)
     single = float(np.sum(np.exp(-b**2 / (2.0 * (1.0 + b**2)) * d_i)))
     hz = pair / n - 2.0 * (1.0 + b**2) ** (-p / 2) * single + n * (1.0 + 2.0 * b**2) ** (-p / 2)

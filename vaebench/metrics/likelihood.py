@@ -93,9 +93,12 @@ def likelihood_bounds(model: Any, x: Any, *, k: int = 64, recon_var: float = 0.5
         recon = np.concatenate([to_numpy(_call(model.decode, flat[i:i + DECODE_ROWS], device), "decode(z)")
                                 for i in range(0, len(flat), DECODE_ROWS)])
         recon = recon.reshape(k, -1, dim_x)
-        log_lik = log_lik_const - np.sum((data[sl] - recon) ** 2, axis=2) / (2 * recon_var)  # [k, b]
+        # sums over the last (short) axis with einsum: NumPy's sum(axis=2) is several times slower here
+        diff = data[sl] - recon
+        log_lik = log_lik_const - np.einsum("kbd,kbd->kb", diff, diff) / (2 * recon_var)  # [k, b]
         # log p(z) − log q(z|x): the 2π constants cancel
-        log_ratio = -0.5 * np.sum(z * z, axis=2) + 0.5 * np.sum(eps * eps + logvar[sl], axis=2)
+        log_ratio = (-0.5 * np.einsum("kbd,kbd->kb", z, z)
+                     + 0.5 * (np.einsum("kbd,kbd->kb", eps, eps) + np.sum(logvar[sl], axis=1)))
         log_w = log_lik + log_ratio
         top = log_w.max(axis=0)
         iwae[sl] = top + np.log(np.mean(np.exp(log_w - top), axis=0))

@@ -22,14 +22,22 @@ from typing import Any
 import numpy as np
 
 from vaebench.metrics._arrays import as_points, check_count, check_fraction
+from vaebench.metrics._neighbours import PointSet
 from vaebench.metrics.coverage import coverage_and_density
 
 MAX_CELLS = 10_000_000
 
 
-def support_box(real: np.ndarray, bounds: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def support_box(real: Any, bounds: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi), each float64 [D]: ``bounds`` = [[lo...], [hi...]] (or [lo, hi] for every coordinate), or
-    the real sample's per-coordinate min and max. ValueError if some side has zero or negative width."""
+    the real sample's per-coordinate min and max. ValueError if some side has zero or negative width.
+    ``real``: an array [N, D] or a PointSet (its box is then computed once)."""
+    if isinstance(real, PointSet):
+        if bounds is None:
+            if "support_box" not in real.memo:
+                real.memo["support_box"] = support_box(real.points)
+            return real.memo["support_box"]
+        real = real.points
     dim = real.shape[1]
     if bounds is None:
         lo, hi = real.min(axis=0), real.max(axis=0)
@@ -49,15 +57,17 @@ def support_box(real: np.ndarray, bounds: Any = None) -> tuple[np.ndarray, np.nd
 def grid_occupancy(real: Any, fake: Any, *, cells: int = 20, bounds: Any = None) -> float:
     """Share of the real sample's occupied grid cells that ``fake`` also occupies, in [0, 1].
 
-    ``real`` [N, D], ``fake`` [M, D]; the box (see :func:`support_box`) is cut into ``cells`` equal parts
-    per coordinate (20 → 400 cells in 2-D, 12.5 real points per cell at N = 5 000 uniform).
+    ``real`` [N, D] (or a PointSet: its box and cells are then computed once), ``fake`` [M, D]; the box
+    (see :func:`support_box`) is cut into ``cells`` equal parts per coordinate (20 → 400 cells in 2-D,
+    12.5 real points per cell at N = 5 000 uniform).
     """
     cells = check_count("cells", cells, 1)
-    x = as_points(real, "real")
+    xs = PointSet.of(real, "real")
+    x = xs.points
     y = as_points(fake, "fake", dim=x.shape[1])
     if cells ** x.shape[1] > MAX_CELLS:
         raise ValueError(f"cells = {cells}: {cells}^{x.shape[1]} cells exceed {MAX_CELLS:,}")
-    lo, hi = support_box(x, bounds)
+    lo, hi = support_box(xs, bounds)
 
     def occupied(p: np.ndarray) -> np.ndarray:
         inside = np.all((p >= lo) & (p <= hi), axis=1)
@@ -66,7 +76,12 @@ def grid_occupancy(real: Any, fake: Any, *, cells: int = 20, bounds: Any = None)
         grid[np.ravel_multi_index(idx.T, (cells,) * x.shape[1])] = True
         return grid
 
-    real_cells = occupied(x)
+    if bounds is None:  # the real sample's own box: its cells are computed once per PointSet
+        real_cells = xs.memo.get(("occupied", cells))
+        if real_cells is None:
+            real_cells = xs.memo[("occupied", cells)] = occupied(x)
+    else:
+        real_cells = occupied(x)
     return float(np.sum(real_cells & occupied(y)) / np.sum(real_cells))
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import special
 
 from vaebench.metrics._arrays import as_points
-from vaebench.metrics._pairwise import euclidean, pairwise_sum
+from vaebench.metrics._pairwise import distance_pair_sum
 
 
 def _chi_mean_factor(d: int) -> float:
@@ -62,6 +62,6 @@ def energy_distance(z: Any) -> float:
     x = as_points(z, "z", min_n=2)
     n, d = x.shape
     cross = float(np.mean(expected_distance_to_standard_normal(x)))
-    within = pairwise_sum(x, euclidean) / (n * (n - 1))
+    within = distance_pair_sum(x) / (n * (n - 1))
     prior = 2.0 * _chi_mean_factor(d)
     return 2.0 * cross - within - prior

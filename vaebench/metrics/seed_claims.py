@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -41,13 +41,17 @@ def _decoder(model: Any):
     return decode
 
 
-def claim_metrics(arrays: Mapping[str, np.ndarray], model: Any = None) -> dict[str, float]:
+def claim_metrics(arrays: Mapping[str, np.ndarray], model: Any = None,
+                  points: Callable[[str], Any] | None = None) -> dict[str, float]:
     """Every key of :data:`CLAIM_KEYS` for one run's evaluation arrays (``x`` [n, 2], ``mu``, ``z`` [n, d],
-    ``recon`` [n, 2]) and its model (or None)."""
+    ``recon`` [n, 2]) and its model (or None). ``points(key)``: the array ``key`` as a shared
+    :class:`~vaebench.metrics._neighbours.PointSet` (the suite's, so KD-trees and k-NN queries are built
+    once per array), or None for fresh ones."""
+    pts = points or arrays.__getitem__
     out = {f"mu_{k}": v for k, v in shape_metrics(arrays["mu"]).items()}
-    edges = edge_coverage(arrays["x"], arrays["recon"], width=EDGE_WIDTH, k=EDGE_K)
+    edges = edge_coverage(pts("x"), pts("recon"), width=EDGE_WIDTH, k=EDGE_K)
     out.update({f"recon_{k}": v for k, v in edges.items()})
-    out.update(input_directions(arrays["x"], arrays["z"]))
+    out.update(input_directions(arrays["x"], pts("z")))
     one_d = arrays["mu"].shape[1] == 1 and model is not None
     out["curve_length"] = decoded_curve_length(_decoder(model)) if one_d else math.nan
     return {k: float(out[k]) for k in CLAIM_KEYS}

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from vaebench import cpu_kernel
 from vaebench.metrics._arrays import as_labels, check_count
 from vaebench.metrics._neighbours import PointSet, neighbours_without_self
 
@@ -76,33 +77,52 @@ def trustworthiness(inputs: Any, latent: Any, k: int = 10, *, max_queries: int =
     if not intruder.any():
         return 1.0
     return float(1.0 - 2.0 / (len(query) * k * (2 * n - 3 * k - 1)) * _intruder_rank_excess(
-        xs.points, query, near_z, intruder, k))
+        xs, query, near_z, intruder, k))
 
 
-def _intruder_rank_excess(x: np.ndarray, query: np.ndarray, near_z: np.ndarray, intruder: np.ndarray,
+def _intruder_rank_excess(xs: PointSet, query: np.ndarray, near_z: np.ndarray, intruder: np.ndarray,
                           k: int) -> float:
     """Σ over query points i and their intruders j of (r(i, j) − k), r(i, j) = #{l ≠ i: ‖x_l − x_i‖ ≤
-    ‖x_j − x_i‖} (j itself included), without sorting: for a block of query rows, the squared distances
-    to all n points (each computed once, so j meets its own threshold exactly) are compared with each
-    row's intruder thresholds, O(n) per intruder in vectorised comparisons. Distances in the Gram form
-    ‖x_l‖² + ‖x_i‖² − 2x_lᵀx_i: rounding of ~1e-16·max‖x‖² only matters for points within that of j's
-    distance, a tie at float precision."""
+    ‖x_j − x_i‖} (j itself included), without sorting: each intruder's squared distance is compared with
+    the squared distances of the points around i (each computed in the same arithmetic, so j meets its
+    own threshold exactly). In the CPU kernel (``vb_rank_counts``: the grid cells of the ball around i
+    where the ranks are small, else one pass over all n points), else in NumPy blocks of all n points
+    (:func:`_rank_counts_numpy`); the two differ only for points within rounding of j's distance."""
     rows = np.flatnonzero(intruder.any(axis=1))
+    n_intruders = int(intruder.sum())
+    lib = cpu_kernel.load()
+    if lib is None:
+        candidates = np.where(intruder[rows], near_z[rows], -1)  # [r, k], −1: not an intruder
+        within = _rank_counts_numpy(xs.points, query[rows], candidates)
+    else:
+        grid = xs.grid()
+        position = np.empty(len(xs), dtype=np.int64)
+        position[grid.order] = np.arange(len(xs))  # each point's place in the grid's order
+        centres = np.ascontiguousarray(xs.points[query[rows]].T)
+        groups = np.concatenate([[0], np.cumsum(intruder[rows].sum(axis=1))]).astype(np.int64)
+        pairs = np.ascontiguousarray(position[near_z[rows][intruder[rows]]])
+        scratch = np.empty(len(xs))
+        within = lib.vb_rank_counts(grid.address, len(rows), centres.ctypes.data, groups.ctypes.data,
+                                    pairs.ctypes.data, scratch.ctypes.data)
+    return within - n_intruders - k * n_intruders  # − 1 per intruder: i itself (distance 0) counts
+
+
+def _rank_counts_numpy(x: np.ndarray, centres: np.ndarray, candidates: np.ndarray) -> int:
+    """Σ over rows and their candidates j ≥ 0 of #{l: ‖x_l − x_c‖² ≤ ‖x_j − x_c‖²} (c the row's centre, l = c
+    included), in row blocks of squared distances in the Gram form ‖x_l‖² + ‖x_c‖² − 2x_lᵀx_c."""
     block = max(1, RANK_BLOCK // len(x))
     norms = np.einsum("ij,ij->i", x, x)
     minus_two_xt = -2.0 * x.T
-    total = 0.0
-    for start in range(0, len(rows), block):
-        r = rows[start:start + block]
-        centre = query[r]
-        sq = x[centre] @ minus_two_xt  # Gram form: one BLAS product and two additions per block
+    total = 0
+    for start in range(0, len(centres), block):
+        centre = centres[start:start + block]
+        cand = candidates[start:start + block]
+        sq = x[centre] @ minus_two_xt  # one BLAS product and two additions per block
         sq += norms
         sq += norms[centre, None]
-        # each row's intruders' squared distances, largest first; −inf pads (nothing is ≤ −inf)
-        mask = intruder[r]
-        thresholds = np.where(mask, np.take_along_axis(sq, near_z[r], axis=1), -np.inf)
+        # each row's candidates' squared distances, largest first; −inf pads (nothing is ≤ −inf)
+        mask = cand >= 0
+        thresholds = np.where(mask, np.take_along_axis(sq, np.maximum(cand, 0), axis=1), -np.inf)
         thresholds = -np.sort(-thresholds, axis=1)[:, :int(mask.sum(axis=1).max())]
-        within = sum(np.count_nonzero(sq <= thresholds[:, s, None]) for s in range(thresholds.shape[1]))
-        n_intruders = int(mask.sum())
-        total += within - n_intruders - k * n_intruders  # − 1 per intruder: i itself (distance 0) counts
-    return total
+        total += sum(np.count_nonzero(sq <= thresholds[:, s, None]) for s in range(thresholds.shape[1]))
+    return int(total)

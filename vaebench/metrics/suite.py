@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from vaebench.metrics._arrays import as_labels, as_points, check_count, check_fraction, subsample, to_numpy
-from vaebench.metrics._neighbours import PointSet
+from vaebench.metrics._neighbours import PointSet, shared_points
 from vaebench.metrics.collapse import active_units, kl_per_dimension
 from vaebench.metrics.coverage import coverage_and_density
 from vaebench.metrics.distances import mse, sliced_wasserstein
@@ -69,9 +69,11 @@ class Context:
 
     def points(self, key: str) -> PointSet:
         """The array ``key`` as a PointSet, one per array: its KD-tree, k-NN queries and sorted
-        projections are shared by every group that uses it."""
+        projections are shared by every group that uses it. The inputs x are shared across runs too
+        (:func:`~vaebench.metrics._neighbours.shared_points`: runs with one seed have the same x)."""
         if ("points", key) not in self.cache:
-            self.cache[("points", key)] = PointSet(self.arrays[key], key)
+            make = shared_points if key == "x" else PointSet
+            self.cache[("points", key)] = make(self.arrays[key], key)
         return self.cache[("points", key)]
 
 
@@ -89,12 +91,12 @@ class Group:
 def _sample_quality(prefix: str, fake_key: str) -> Callable[[Context], dict[str, float]]:
     def compute(ctx: Context) -> dict[str, float]:
         x, fake, real = ctx.arrays["x"], ctx.arrays[fake_key], ctx.points("x")
-        covered, dens = coverage_and_density(real, fake, NAEEM_K)
-        lo, hi = support_box(x)
+        covered, dens = coverage_and_density(real, ctx.points(fake_key), NAEEM_K)
+        lo, hi = support_box(real)
         return {
             f"{prefix}_coverage": float(np.mean(covered)),
             f"{prefix}_density": dens,
-            f"{prefix}_occupancy": grid_occupancy(x, fake, cells=GRID_CELLS),
+            f"{prefix}_occupancy": grid_occupancy(real, fake, cells=GRID_CELLS),
             f"{prefix}_boundary_coverage": region_coverage(covered, edge_band(x, lo, hi, EDGE_WIDTH)),
             f"{prefix}_corner_coverage": region_coverage(covered, corner_region(x, lo, hi, CORNER_WIDTH)),
             f"{prefix}_sliced_wasserstein": sliced_wasserstein(real, fake, seed=ctx.seed_for(2)),
@@ -149,7 +151,7 @@ GROUPS: tuple[Group, ...] = (
     Group(("x", "z"), ("quadrant_knn_accuracy", "trustworthiness"), _structure, 2 * TRUST_K + 1),
     Group(("mu", "logvar"), ("active_units", "kl_total", "kl_dim_min", "kl_dim_max"), _collapse, 2),
     Group(("x", "mu", "logvar"), ("elbo", "iwae"), _likelihood),
-    Group(CLAIM_NEEDS, CLAIM_KEYS, lambda ctx: claim_metrics(ctx.arrays, ctx.model), CLAIM_MIN_N),
+    Group(CLAIM_NEEDS, CLAIM_KEYS, lambda ctx: claim_metrics(ctx.arrays, ctx.model, ctx.points), CLAIM_MIN_N),
 )
 REQUIRED = ("x", "quadrant", "mu", "logvar", "z", "recon", "recon_mean", "generated")
 
