@@ -155,34 +155,6 @@ static inline double gap(const Grid *gr, double q0, double q1, int64_t cx, int64
     return g - gr->margin;
 }
 
-/* The k nearest points to each of m queries (column-major [d][m]): squared distances and original
- * indices [m][k], ascending in (squared distance, index). Needs k <= n. */
-void vb_knn(const Grid *gr, int64_t m, const double *queries, int64_t k, double *out_d2, int64_t *out_idx) {
-    for (int64_t row = 0; row < m; row++) {
-        const double q0 = queries[gr->a0 * m + row], q1 = queries[gr->a1 * m + row];
-        const int64_t cx = cell_of(q0, gr->lo0, gr->inv0, gr->gx), cy = cell_of(q1, gr->lo1, gr->inv1, gr->gy);
-        double *bd = out_d2 + row * k;
-        int64_t *bi = out_idx + row * k, cnt = 0;
-        for (int64_t r = 0;; r++) {
-            for (int64_t y = cy - r; y <= cy + r; y++) {
-                if (y < 0 || y >= gr->gy) continue;
-                if (y == cy - r || y == cy + r) {
-                    for (int64_t x = cx - r; x <= cx + r; x++)
-                        if (x >= 0 && x < gr->gx) scan_cell(gr, x, y, queries, m, row, k, bd, bi, &cnt);
-                } else {
-                    if (cx - r >= 0) scan_cell(gr, cx - r, y, queries, m, row, k, bd, bi, &cnt);
-                    if (cx + r < gr->gx) scan_cell(gr, cx + r, y, queries, m, row, k, bd, bi, &cnt);
-                }
-            }
-            const double g = gap(gr, q0, q1, cx, cy, r);
-            if (g == INFINITY || (cnt == k && g > 0.0 && g * g > bd[k - 1])) break;
-        }
-    }
-}
-
-/* For each of m centres (column-major [d][m]) the number of points at Euclidean distance strictly below
- * its radius, sqrt(squared distance) < radii[row], into counts[row]: every cell the ball's bounding square
- * touches, one cell wider on each side for the rounding of cell edges. */
 /* The grid's points in the cells of the bounding square of the ball of radius r around (q0, q1), one cell
  * wider on each side for the rounding of cell edges: cell rows y0..y1, each the contiguous range
  * [from(y), to(y)) of the grid's order. */
@@ -204,6 +176,48 @@ static inline int64_t block_size(const Grid *gr, Block b) {
     return size;
 }
 
+#define RING_LIMIT 16
+
+/* The k nearest points to each of m queries (column-major [d][m]): squared distances and original
+ * indices [m][k], ascending in (squared distance, index). Needs k <= n. */
+void vb_knn(const Grid *gr, int64_t m, const double *queries, int64_t k, double *out_d2, int64_t *out_idx) {
+    for (int64_t row = 0; row < m; row++) {
+        const double q0 = queries[gr->a0 * m + row], q1 = queries[gr->a1 * m + row];
+        const int64_t cx = cell_of(q0, gr->lo0, gr->inv0, gr->gx), cy = cell_of(q1, gr->lo1, gr->inv1, gr->gy);
+        double *bd = out_d2 + row * k;
+        int64_t *bi = out_idx + row * k, cnt = 0;
+        for (int64_t r = 0;; r++) {
+            for (int64_t y = cy - r; y <= cy + r; y++) {
+                if (y < 0 || y >= gr->gy) continue;
+                if (y == cy - r || y == cy + r) {
+                    for (int64_t x = cx - r; x <= cx + r; x++)
+                        if (x >= 0 && x < gr->gx) scan_cell(gr, x, y, queries, m, row, k, bd, bi, &cnt);
+                } else {
+                    if (cx - r >= 0) scan_cell(gr, cx - r, y, queries, m, row, k, bd, bi, &cnt);
+                    if (cx + r < gr->gx) scan_cell(gr, cx + r, y, queries, m, row, k, bd, bi, &cnt);
+                }
+            }
+            const double g = gap(gr, q0, q1, cx, cy, r);
+            if (g == INFINITY || (cnt == k && g > 0.0 && g * g > bd[k - 1])) break;
+            if (cnt == k || r == RING_LIMIT) {
+                /* k found, but the ball through the k-th reaches beyond the rings (a query far from the
+                 * points), or still fewer than k after RING_LIMIT rings (empty cells around it): scan the
+                 * rest of the ball's cells (of every cell) once instead of growing the rings */
+                const Block b = cnt == k ? ball_block(gr, q0, q1, sqrt(bd[k - 1]) * (1.0 + 1e-12))
+                                         : (Block){0, gr->gy - 1, 0, gr->gx - 1};
+                for (int64_t y = b.y0; y <= b.y1; y++)
+                    for (int64_t x = b.xa; x <= b.xb; x++)
+                        if (x < cx - r || x > cx + r || y < cy - r || y > cy + r)
+                            scan_cell(gr, x, y, queries, m, row, k, bd, bi, &cnt);
+                break;
+            }
+        }
+    }
+}
+
+/* For each of m centres (column-major [d][m]) the number of points at Euclidean distance strictly below
+ * its radius, sqrt(squared distance) < radii[row], into counts[row]: every cell the ball's bounding square
+ * touches, one cell wider on each side for the rounding of cell edges. */
 /* Squared distances from query ``row`` to all n points, in the grid's order, into out[n]: vectorised
  * for d = 2 (the same sum as sq_dist, so a threshold taken from ``out`` meets itself exactly). */
 static void all_sq_dist(const Grid *gr, const double *q, int64_t m, int64_t row, double *out) {

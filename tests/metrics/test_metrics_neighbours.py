@@ -63,6 +63,8 @@ def _point_sets():
         "lattice_ties": np.stack(np.meshgrid(np.arange(15.0), np.arange(12.0)), -1).reshape(-1, 2),
         "duplicates": np.repeat(np.round(u[:40] * 50), 5, axis=0),
         "one_point": np.array([[0.3, 0.7]]),
+        "far_outlier": np.r_[rng.standard_normal((300, 2)), [[1e6, -1e6]]],
+        "two_far_clusters": np.r_[rng.random((150, 2)), 1e3 + rng.random((150, 2))],
     }
 
 

@@ -51,8 +51,7 @@ def edge_coverage(real: Any, fake: Any, *, width: float = 0.05, k: int = 5,
     covered = np.zeros(len(x), dtype=bool)
     if idx.size:
         radii = xs.knn(k + 1)[0][idx, k]  # the query of all points, shared with the coverage metrics
-        nearest = ys.query(x[idx], 1)[0][:, 0]
-        covered[idx] = nearest < radii
+        covered[idx] = ys.count_within(x[idx], radii) > 0  # some fake strictly inside the ball
 
     def share(mask: np.ndarray) -> float:
         return float(covered[mask].mean()) if mask.any() else math.nan
