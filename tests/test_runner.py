@@ -159,20 +159,25 @@ def test_local_executor_trains_on_the_usable_cores_by_default_restores_torch_thr
     import os
 
     assert vaebench.executors.usable_cores() == len(os.sched_getaffinity(0))
-    seen, real = [], vaebench.executors.train
+    seen, evaluating, real, real_eval = [], set(), vaebench.executors.train, vaebench.executors.evaluate_shard
 
     def spy(cfgs, **kwargs):
         seen.append(torch.get_num_threads())
         return real(cfgs, **kwargs)
 
+    def spy_eval(results, ids, n_eval):
+        evaluating.add(torch.get_num_threads())  # each evaluation thread: one intra-op thread
+        return real_eval(results, ids, n_eval)
+
     monkeypatch.setattr(vaebench.executors, "train", spy)
+    monkeypatch.setattr(vaebench.executors, "evaluate_shard", spy_eval)
     monkeypatch.setattr(vaebench.executors, "usable_cores", lambda: 5)  # not the caller's 2
     caller = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
         run_study(Grid(study=TINY, axes={"seed": [3]}), tmp_path / "default", progress=False)
         run_study(Grid(study=TINY, axes={"seed": [3]}), tmp_path / "three", threads=3, progress=False)
-        assert seen == [5, 3] and torch.get_num_threads() == 2
+        assert seen == [5, 3] and evaluating == {1} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(caller)
     assert set(EXECUTORS) == {"local", "dask"}
