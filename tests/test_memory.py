@@ -63,7 +63,7 @@ def test_dry_run_counts_evaluation(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(memory, "host_budget", lambda: 1 << 50)
     assert main(["run", str(_big(tmp_path)), "--out", str(tmp_path / "s"), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    mib = int(out.split("largest shard about ")[1].split(" MiB")[0].replace(",", ""))
+    mib = int(out.split("largest wave about ")[1].split(" MiB")[0].replace(",", ""))
     assert 2 * 10**6 * 4096 * 4 <= mib * 2**20 <= 1.1 * 2 * 10**6 * 4096 * 4 + 2 * GIB
     assert "evaluation included" in out
 
@@ -72,7 +72,7 @@ def test_a_shard_whose_evaluation_will_not_fit_is_refused_with_the_estimate(tmp_
     monkeypatch.setattr(memory, "host_budget", lambda: 8 * GIB)
     assert main(["run", str(_big(tmp_path)), "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: shard_size = 64: 2 of the largest shard in flight need about 6")
+    assert err.startswith("error: shard_size = 64: 2 of the largest wave in flight need about 3")
     assert err.count("\n") == 1
     assert "more than the 8.0 GiB this machine allows" in err and "evaluation 30." in err
     assert not (tmp_path / "s").exists()
@@ -99,17 +99,25 @@ def test_on_cuda_the_gpu_holds_training_and_is_checked_against_its_memory(monkey
 
 
 def test_two_shards_in_flight_count_twice_on_the_host(monkeypatch):
-    """The local executor evaluates a shard while the next trains: both shards' state is alive at once."""
+    """The local executor evaluates a wave while the next trains: both waves' training state and kept
+    arrays are alive at once, with one evaluation working set per evaluation thread."""
     cfgs = [RunConfig(hidden=[256, 256], n_train=50_000, seed=s) for s in range(8)]
     one = memory.shard_memory(cfgs, 20_000)
-    two = memory.PROCESS_BYTES + 2 * (one.train + one.evaluation)
-    assert memory.check_fits([cfgs], 20_000, 8, in_flight=2) == one  # what it returns: one shard's estimate
+    peak = memory.eval_peak_bytes(cfgs[0], 20_000)
+    assert one.working == peak and one.evaluation == peak + 8 * memory.kept_eval_bytes(cfgs[0], 20_000)
+    three = memory.shard_memory(cfgs, 20_000, eval_threads=3)
+    assert three.working == 3 * peak and three.evaluation == one.evaluation + 2 * peak
+    assert memory.shard_memory(cfgs[:2], 20_000, eval_threads=3).working == 2 * peak  # 2 runs: 2 at once
+    two = memory.PROCESS_BYTES + 2 * (one.train + one.evaluation - peak) + 3 * peak
+    assert memory.check_fits([cfgs], 20_000, 8, in_flight=2, eval_threads=3) == three  # one wave's estimate
     monkeypatch.setattr(memory, "host_budget", lambda: two)
-    memory.check_fits([cfgs], 20_000, 8, in_flight=2)  # exactly fits
+    memory.check_fits([cfgs], 20_000, 8, in_flight=2, eval_threads=3)  # exactly fits
     monkeypatch.setattr(memory, "host_budget", lambda: two - 1)
-    memory.check_fits([cfgs], 20_000, 8)  # one shard fits
-    with pytest.raises(ValueError, match=r"^shard_size = 8: 2 of the largest shard in flight need about"):
-        memory.check_fits([cfgs], 20_000, 8, in_flight=2)
+    memory.check_fits([cfgs], 20_000, 8, eval_threads=3)  # one wave fits
+    with pytest.raises(ValueError, match=r"^shard_size = 8: 2 of the largest wave in flight need about"):
+        memory.check_fits([cfgs], 20_000, 8, in_flight=2, eval_threads=3, unit="wave")
+    monkeypatch.setattr(memory, "host_budget", lambda: two - peak)
+    memory.check_fits([cfgs], 20_000, 8, in_flight=2, eval_threads=2)  # one working set fewer
 
 
 @requires_cuda

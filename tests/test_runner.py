@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-import vaebench.runner
+import vaebench.executors
 from vaebench import Grid, RunConfig, load_results
 from vaebench.engine import group_key
 from vaebench.grid import run_id
@@ -116,7 +116,7 @@ def test_plan_shards_keeps_groups_apart_and_caps_their_size():
 def test_a_shard_too_large_for_memory_is_refused_with_the_estimate(tmp_path):
     grid = Grid(study={"n_train": 10_000_000, "batch_size": 1_000_000, "hidden": [4096, 4096]},
                 axes={"seed": [0, 1]})
-    with pytest.raises(ValueError, match=r"shard_size = 64: 2 of the largest shard in flight need about "
+    with pytest.raises(ValueError, match=r"shard_size = 64: 2 of the largest wave in flight need about "
                                          r"[\d.]+ GiB, more than the [\d.]+ GiB this machine allows"):
         run_study(grid, tmp_path / "s", progress=False)
     assert not (tmp_path / "s").exists()
@@ -155,20 +155,29 @@ def test_device_override_and_auto_are_resolved_into_the_run_ids():
     assert plan_study(grid).configs[0].device == expected
 
 
-def test_local_executor_pins_torch_threads_and_restores_them(tmp_path, monkeypatch):
-    seen, real = [], vaebench.runner.train
+def test_local_executor_trains_on_the_usable_cores_by_default_restores_torch_threads(tmp_path, monkeypatch):
+    import os
+
+    assert vaebench.executors.usable_cores() == len(os.sched_getaffinity(0))
+    seen, evaluating, real, real_eval = [], set(), vaebench.executors.train, vaebench.executors.evaluate_shard
 
     def spy(cfgs, **kwargs):
         seen.append(torch.get_num_threads())
         return real(cfgs, **kwargs)
 
-    monkeypatch.setattr(vaebench.runner, "train", spy)
+    def spy_eval(results, ids, n_eval):
+        evaluating.add(torch.get_num_threads())  # each evaluation thread: one intra-op thread
+        return real_eval(results, ids, n_eval)
+
+    monkeypatch.setattr(vaebench.executors, "train", spy)
+    monkeypatch.setattr(vaebench.executors, "evaluate_shard", spy_eval)
+    monkeypatch.setattr(vaebench.executors, "usable_cores", lambda: 5)  # not the caller's 2
     caller = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
         run_study(Grid(study=TINY, axes={"seed": [3]}), tmp_path / "default", progress=False)
         run_study(Grid(study=TINY, axes={"seed": [3]}), tmp_path / "three", threads=3, progress=False)
-        assert seen == [1, 3] and torch.get_num_threads() == 2
+        assert seen == [5, 3] and evaluating == {1} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(caller)
     assert set(EXECUTORS) == {"local", "dask"}
@@ -232,27 +241,29 @@ def test_study_timings_are_stored_and_add_up_to_the_runs_columns(reference):
     assert set(df["engine"]) <= {"fused", "kernel", "operators", "analytic"}
 
 
-def test_a_shard_is_evaluated_while_the_next_one_trains(tmp_path, monkeypatch):
+def test_a_wave_is_evaluated_while_the_next_one_trains(tmp_path, monkeypatch):
     import threading
 
-    second_started, overlapped, real_train = threading.Event(), [], vaebench.runner.train
-    real_eval = vaebench.runner.evaluate_shard
+    second_started, overlapped, real_train = threading.Event(), [], vaebench.executors.train
+    real_eval = vaebench.executors.evaluate_shard
 
     def train(cfgs, **kwargs):
-        if cfgs[0].seed == 1:
+        if any(c.seed == 2 for c in cfgs):
             second_started.set()
         return real_train(cfgs, **kwargs)
 
     def evaluate(results, ids, n_eval):
-        if results[0].config.seed == 0:  # sequential execution would never start seed 1's training
+        if results[0].config.seed == 0:  # sequential execution would never start seed 2's training
             overlapped.append(second_started.wait(timeout=60))
             overlapped.append(threading.current_thread() is not threading.main_thread())
         return real_eval(results, ids, n_eval)
 
-    monkeypatch.setattr(vaebench.runner, "train", train)
-    monkeypatch.setattr(vaebench.runner, "evaluate_shard", evaluate)
-    df = run_study(Grid(study=TINY, axes={"seed": [0, 1]}), tmp_path, shard_size=1, progress=False)
-    assert overlapped == [True, True] and len(df) == 2
+    monkeypatch.setattr(vaebench.executors, "train", train)
+    monkeypatch.setattr(vaebench.executors, "evaluate_shard", evaluate)
+    # 2 threads × shard_size 1: waves of 2 one-run shards, seeds {0, 1} then {2, 3}
+    df = run_study(Grid(study=TINY, axes={"seed": [0, 1, 2, 3]}), tmp_path, shard_size=1, threads=2,
+                   progress=False)
+    assert overlapped == [True, True] and len(df) == 4
 
 
 def test_cli_run_ends_with_throughput_and_training_share(tmp_path, capsys):
@@ -269,15 +280,49 @@ def test_cli_run_ends_with_throughput_and_training_share(tmp_path, capsys):
     assert "nothing to train" in capsys.readouterr().out
 
 
-def test_a_failing_shard_still_lets_the_one_in_evaluation_be_stored(tmp_path, monkeypatch):
-    real = vaebench.runner.train
+def test_a_failing_wave_still_lets_the_one_in_evaluation_be_stored(tmp_path, monkeypatch):
+    real, calls = vaebench.executors.train, []
 
     def train(cfgs, **kwargs):
-        if cfgs[0].seed == 1:
+        calls.append(sorted(c.seed for c in cfgs))
+        if any(c.seed == 2 for c in cfgs):
             raise FloatingPointError("injected")
         return real(cfgs, **kwargs)
 
-    monkeypatch.setattr(vaebench.runner, "train", train)
-    with pytest.raises(FloatingPointError, match="injected"):
-        run_study(Grid(study=TINY, axes={"seed": [0, 1]}), tmp_path, shard_size=1, progress=False)
-    assert list(load_results(tmp_path)["seed"]) == [0]
+    monkeypatch.setattr(vaebench.executors, "train", train)
+    with pytest.raises(FloatingPointError, match="injected"):  # waves {0, 1}, then {2, 3} fails
+        run_study(Grid(study=TINY, axes={"seed": [0, 1, 2, 3]}), tmp_path, shard_size=1, threads=2,
+                  progress=False)
+    assert calls == [[0, 1], [2, 3]]
+    assert sorted(load_results(tmp_path)["seed"]) == [0, 1] and len(parts(tmp_path)) == 2  # a part per shard
+
+
+def test_waves_store_every_shard_as_its_own_part_and_give_the_same_table(reference, tmp_path, monkeypatch):
+    """tiny_grid: 4 + 4 VAE runs (d = 2, 1), a WAE, the probit reference. With shard_size 2 and 2 threads,
+    waves of 4 runs: the 2-D group, then the 1-D group, then the WAE and probit together."""
+    real, calls = vaebench.executors.train, []
+
+    def spy(cfgs, **kwargs):
+        calls.append([(c.variant, c.latent_dim) for c in cfgs])
+        return real(cfgs, **kwargs)
+
+    monkeypatch.setattr(vaebench.executors, "train", spy)
+    table = run_study(tiny_grid(), tmp_path / "waves", shard_size=2, threads=2, progress=False)
+    assert [len(c) for c in calls] == [4, 4, 2] and calls[2] == [("wae", 2), ("probit", 2)]
+    assert len(parts(tmp_path / "waves")) == len(plan_shards(tiny_grid().configs(), 2)) == 6
+    for p in (tmp_path / "waves" / "results").glob("part-*.parquet"):  # one shard: one group, ≤ 2 runs
+        part = pd.read_parquet(p)
+        assert len(part) <= 2 and part[["variant", "latent_dim"]].drop_duplicates().shape[0] == 1
+    pd.testing.assert_frame_equal(without_timings(table), without_timings(reference[1]), check_exact=True)
+    calls.clear()
+    other = run_study(tiny_grid(), tmp_path / "wide", shard_size=3, threads=3, progress=False)
+    assert [len(c) for c in calls] == [9, 1]  # waves of ≥ 9 runs: 3 + 1 + 3 + 1 + 1, then probit
+    pd.testing.assert_frame_equal(without_timings(other), without_timings(reference[1]), check_exact=True)
+
+
+def test_plan_waves_collects_consecutive_shards_up_to_the_wave_size():
+    from vaebench.executors import plan_waves
+
+    assert plan_waves([64, 64, 64, 28, 38, 1, 1], 128) == [[0, 1], [2, 3, 4], [5, 6]]
+    assert plan_waves([1, 1, 1], 1) == [[0], [1], [2]]
+    assert plan_waves([5], 100) == [[0]] and plan_waves([], 4) == []

@@ -71,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, metavar="N",
                      help="LocalCluster worker processes (dask; default: the usable cores)")
     run.add_argument("--threads", type=int, metavar="N",
-                     help="torch threads per process (default 1; for more cores use more processes: "
-                          "--executor dask --workers N)")
+                     help="local: training workers and evaluation threads (default: the usable cores); "
+                          "dask: torch threads per worker process (default 1)")
     run.add_argument("--dry-run", action="store_true",
                      help="validate and show the plan; write and train nothing")
     run.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
@@ -126,9 +126,10 @@ def _run(args: argparse.Namespace) -> int:
         if (out / "results").is_dir():
             stored = {rid for _, df in store.scan_parts(out).good for rid in df["run_id"]}
         pending = sum(rid not in stored for rid in plan.run_ids)
+        unit = "wave" if plan.executor == "local" else "shard"
         gpu = f" and {plan.device_bytes / 2**20:,.0f} MiB of GPU memory" if plan.device_bytes else ""
         print(f"study {plan.grid.name!r}: {len(plan.run_ids)} runs, {len(plan.run_ids) - pending} stored in "
-              f"{out}, {pending} to train; largest shard about {plan.shard_bytes / 2**20:,.0f} MiB{gpu}, "
+              f"{out}, {pending} to train; largest {unit} about {plan.shard_bytes / 2**20:,.0f} MiB{gpu}, "
               f"evaluation included")
         return 0
     with _quiet(args.quiet):

@@ -1,13 +1,16 @@
-"""The up-front memory estimate of a study: what its largest shard needs, on the host and on a GPU.
+"""The up-front memory estimate of a study: what its largest shard (or wave of shards) needs, on the host
+and on a GPU.
 
 A shard trains its runs as one batch, then evaluates them one after another, keeping every run's
-evaluation arrays until the shard is stored (:func:`vaebench.runner.run_shard`). So its peak on the
+evaluation arrays until the shard is stored (:func:`vaebench.executors.run_shard`). So its peak on the
 host is the training state of all its runs, plus the kept arrays of all its runs, plus the transient
-working set of evaluating one run, plus the interpreter and torch runtime. Evaluation runs on the CPU
-(:mod:`vaebench.evaluation` moves the model there), so on CUDA the GPU holds the training state and the
-CUDA context. Numbers are float32 words (4 bytes) unless said otherwise; the estimate is rough, an upper
-bound for the large terms, and :func:`check_fits` refuses a plan above :data:`MEMORY_FRACTION` of the
-memory there is, with the estimate.
+working set of evaluating one run, plus the interpreter and torch runtime. The local executor trains a
+wave of shards while the previous wave is evaluated by several threads (:mod:`vaebench.executors`):
+two waves' state and kept arrays, and one working set per evaluation thread, are alive at once.
+Evaluation runs on the CPU (:mod:`vaebench.evaluation` moves the model there), so on CUDA the GPU holds
+the training state and the CUDA context. Numbers are float32 words (4 bytes) unless said otherwise; the
+estimate is rough, an upper bound for the large terms, and :func:`check_fits` refuses a plan above
+:data:`MEMORY_FRACTION` of the memory there is, with the estimate.
 """
 
 from __future__ import annotations
@@ -64,25 +67,29 @@ def eval_peak_bytes(cfg: RunConfig, n_eval: int) -> int:
 
 @dataclass(frozen=True)
 class ShardMemory:
-    """Estimated peak bytes of a shard: ``host`` (training on the CPU included) and ``device`` (the GPU's
-    share on CUDA, else 0); ``train`` and ``evaluation`` split the total (GPU and host together)."""
+    """Estimated peak bytes of a shard or wave: ``host`` (training on the CPU included) and ``device`` (the
+    GPU's share on CUDA, else 0); ``train`` and ``evaluation`` split the total (GPU and host together);
+    ``working``: the part of ``evaluation`` that is the transient working set of the runs evaluated at
+    once (the rest is the kept arrays)."""
 
     host: int
     device: int
     train: int
     evaluation: int
+    working: int = 0
 
 
-def shard_memory(configs: list[RunConfig], n_eval: int) -> ShardMemory:
-    """The estimate of one shard (runs of one engine group, so one device)."""
+def shard_memory(configs: list[RunConfig], n_eval: int, eval_threads: int = 1) -> ShardMemory:
+    """The estimate of one shard (runs of one engine group, so one device), or of a wave of shards on
+    one device evaluated by ``eval_threads`` threads at once."""
     if not configs:
         return ShardMemory(PROCESS_BYTES, 0, 0, 0)
     train = sum(train_bytes(c) for c in configs)
-    evaluation = sum(kept_eval_bytes(c, n_eval) for c in configs) + max(eval_peak_bytes(c, n_eval)
-                                                                         for c in configs)
+    working = min(eval_threads, len(configs)) * max(eval_peak_bytes(c, n_eval) for c in configs)
+    evaluation = sum(kept_eval_bytes(c, n_eval) for c in configs) + working
     if configs[0].device == "cuda":
-        return ShardMemory(PROCESS_BYTES + evaluation, CUDA_CONTEXT_BYTES + train, train, evaluation)
-    return ShardMemory(PROCESS_BYTES + train + evaluation, 0, train, evaluation)
+        return ShardMemory(PROCESS_BYTES + evaluation, CUDA_CONTEXT_BYTES + train, train, evaluation, working)
+    return ShardMemory(PROCESS_BYTES + train + evaluation, 0, train, evaluation, working)
 
 
 def host_budget() -> int | None:
@@ -107,28 +114,31 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_fits(shards: list[list[RunConfig]], n_eval: int, shard_size: int,
-               in_flight: int = 1) -> ShardMemory:
-    """The largest estimate over ``shards`` (host and device each their own maximum); ValueError with
-    the estimate when ``in_flight`` such shards alive at once in one process (the local executor
-    evaluates one shard while the next trains: 2) need more than the host allows, or one shard more than
-    the GPU allows."""
-    estimates = [shard_memory(s, n_eval) for s in shards] or [shard_memory([], n_eval)]
+def check_fits(shards: list[list[RunConfig]], n_eval: int, shard_size: int, in_flight: int = 1,
+               eval_threads: int = 1, unit: str = "shard") -> ShardMemory:
+    """The largest estimate over ``shards`` (host and device each their own maximum; ``unit``: what they
+    are, "shard" or "wave", for the message); ValueError with the estimate when ``in_flight`` of them
+    alive at once in one process need more than the host allows (the local executor trains a wave while
+    the previous one is evaluated by ``eval_threads`` threads: 2, their state and kept arrays each, the
+    working sets once), or one more than the GPU allows."""
+    estimates = [shard_memory(s, n_eval, eval_threads) for s in shards] or [shard_memory([], n_eval)]
     host = max(estimates, key=lambda e: e.host)
-    needed = host.host + (in_flight - 1) * (host.train + host.evaluation)  # one runtime, n shards' state
+    # one runtime and one set of evaluation working sets; n units' training state and kept arrays
+    needed = host.host + (in_flight - 1) * (host.train + host.evaluation - host.working)
     device = max(estimates, key=lambda e: e.device)
     budget = host_budget()
     if budget is not None and needed > budget:
-        what = ("the largest shard needs" if in_flight == 1
-                else f"{in_flight} of the largest shard in flight need")
+        what = (f"the largest {unit} needs" if in_flight == 1
+                else f"{in_flight} of the largest {unit} in flight need")
         raise ValueError(f"shard_size = {shard_size}: {what} about {_gib(needed)}, more "
                          f"than the {_gib(budget)} this machine allows ({MEMORY_FRACTION:.0%} of its memory; "
-                         f"a shard: training {_gib(host.train)}, evaluation {_gib(host.evaluation)}); lower "
-                         f"the shard size, n_train, batch_size, hidden or n_eval")
+                         f"a {unit}: training {_gib(host.train)}, evaluation {_gib(host.evaluation)}); lower "
+                         f"the shard size, n_train, batch_size, hidden or n_eval"
+                         + (", or the threads" if unit == "wave" else ""))
     budget = device_budget() if device.device else None
     if budget is not None and device.device > budget:
-        raise ValueError(f"shard_size = {shard_size}: the largest shard needs about {_gib(device.device)} "
+        raise ValueError(f"shard_size = {shard_size}: the largest {unit} needs about {_gib(device.device)} "
                          f"of GPU memory, more than the {_gib(budget)} the GPU allows ({MEMORY_FRACTION:.0%} "
                          f"of its free memory; training {_gib(device.train)}); lower the shard size, "
                          f"n_train, batch_size or hidden, or use device = 'cpu'")
-    return ShardMemory(host.host, device.device, host.train, host.evaluation)
+    return ShardMemory(host.host, device.device, host.train, host.evaluation, host.working)

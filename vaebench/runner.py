@@ -8,111 +8,37 @@ and commits each finished shard (artifacts, then its Parquet part). A shard is a
 batch; the engine makes a run's numbers independent of its neighbours, so the table is the same for any
 shard size and executor. An interrupted study loses at most the shards in flight.
 
-Executors (registry :data:`EXECUTORS`): ``local`` trains shard after shard in this process and evaluates
-each in a background thread while the next one trains (:class:`LocalExecutor`); ``dask``
-sends each shard to a dask.distributed cluster as a task (retried when it fails or its worker dies); the
-client alone writes results. Both pin torch to ``threads`` threads per process, default 1: on the 2-core
-development machine, with other processes busy (load ≈ 3), the smoke grid took 13.8 s with 1 thread and
-97 s with torch's default of 2, and 32 seed VAEs trained at 5 000-5 600 model-steps/s with 1 thread and
-940-1 100 with 2 (oversubscription; FACTS.md saw 2-100x). A second thread's gain on an idle machine was
-not measured. To use more cores, use more processes (``dask``, ``workers``), or pass ``threads``.
+Executors (:mod:`vaebench.executors`, registry :data:`EXECUTORS`): ``local`` trains waves of shards in
+this process on ``threads`` engine worker threads (default: the usable cores) and evaluates each wave on
+``threads`` background threads while the next one trains; ``dask`` sends each shard to a
+dask.distributed cluster as a task, one thread per worker process. Parallelism in training is the
+engine's alone (:func:`vaebench.engine.train`).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import torch
 
 from vaebench import cpu_kernel, memory, store
 from vaebench.config import RunConfig, check_int
-from vaebench.engine import TrainResult, group_key, resolve_device, train
+from vaebench.engine import group_key, resolve_device
+from vaebench.executors import (  # noqa: F401  (ShardFailed, RunRecord: part of this module's interface)
+    EXECUTORS,
+    RunRecord,
+    ShardFailed,
+    plan_waves,
+    usable_cores,
+)
 from vaebench.grid import Grid, run_id
 from vaebench.timings import StudyClock, write_timings
 
 DEFAULT_SHARD_SIZE = 64
-DASK_RETRIES = 3
-DASK_EXTRA = "the dask executor needs the optional extra: pip install 'vaebench[dask]'"
-
-
-class ShardFailed(RuntimeError):
-    """A shard failed on the cluster even after its retries."""
-
-
-@dataclass
-class RunRecord:
-    """What a shard returns per run: its table row, evaluation arrays, history and weights."""
-
-    run_id: str
-    row: dict[str, Any]
-    arrays: dict[str, np.ndarray]
-    history: pd.DataFrame
-    state_dict: dict[str, torch.Tensor]
-
-
-def train_shard(configs: list[dict[str, Any]], run_ids: list[str], threads: int | None = None,
-                progress: Callable[[int], None] | None = None) -> list[TrainResult]:
-    """Train one shard (runs of one engine group) with torch pinned to ``threads`` threads.
-
-    ``configs``: RunConfig dicts (devices resolved); ``run_ids``: their ids, checked against this
-    process's vaebench (a worker with another RESULTS_VERSION fails loudly). Results carry ``engine``
-    (the route that trained the run: "fused", "operators" or "analytic")."""
-    if threads:
-        torch.set_num_threads(threads)
-    cfgs = [RunConfig(**d) for d in configs]
-    for cfg, rid in zip(cfgs, run_ids, strict=True):
-        if run_id(cfg) != rid:
-            raise RuntimeError(f"run {rid}: this process computes id {run_id(cfg)}; the vaebench versions of "
-                               f"client and worker differ")
-    return train(cfgs, progress=progress)
-
-
-def evaluate_shard(results: list[TrainResult], run_ids: list[str], n_eval: int) -> list[RunRecord]:
-    """Evaluate a trained shard: one record per run. Rows carry ``engine`` (the path that trained the run:
-    "fused", "operators" or "analytic") and timings in seconds: ``train_seconds`` (the group's
-    wall time per run) and ``eval_seconds`` (this run's evaluation). A run whose evaluation fails keeps
-    its weights and history, with status "eval_failed"."""
-    from vaebench.evaluation import evaluate_run
-
-    records = []
-    for rid, res in zip(run_ids, results, strict=True):
-        start = time.perf_counter()
-        reason, status = res.reason, res.status
-        try:
-            metrics, arrays = evaluate_run(res, n_eval=n_eval)
-        except Exception as err:  # keep the trained run (weights, history) and the rest of the shard
-            metrics, arrays = {}, {}
-            failed = f"evaluation failed: {type(err).__name__}: {err}"
-            reason = f"{reason}; {failed}" if reason else failed
-            status = status if status != "ok" else "eval_failed"
-        config = store.config_row(res.config)
-        clash = set(metrics) & (set(store.BASE_COLUMNS) | set(store.RUN_COLUMNS) | set(store.TIMING_COLUMNS)
-                                | set(config))
-        if clash:
-            raise RuntimeError(f"metric names {sorted(clash)} clash with result columns")
-        row = {"run_id": rid, "status": status, "diverged_step": res.diverged_step, "reason": reason,
-               **config, **{k: float(v) for k, v in metrics.items()},
-               "engine": res.engine, "train_seconds": res.seconds,
-               "eval_seconds": time.perf_counter() - start}
-        records.append(RunRecord(rid, row, arrays, res.history, res.model.state_dict()))
-    return records
-
-
-def run_shard(configs: list[dict[str, Any]], run_ids: list[str], n_eval: int, threads: int | None = None,
-              progress: Callable[[int], None] | None = None) -> list[RunRecord]:
-    """Train and evaluate one shard (:func:`train_shard`, then :func:`evaluate_shard`): the task a
-    cluster worker runs."""
-    return evaluate_shard(train_shard(configs, run_ids, threads, progress), run_ids, n_eval)
 
 
 def plan_shards(cfgs: list[RunConfig], shard_size: int) -> list[list[int]]:
@@ -168,126 +94,17 @@ def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", schedul
     EXECUTORS[executor].check(scheduler)
     resolved = {dev: resolve_device(dev) for dev in {device or c.device for c in grid.configs()}}
     configs = [c.replace(device=resolved[device or c.device]) for c in grid.configs()]
-    shards = plan_shards(configs, shard_size)
-    # the local executor evaluates a shard while the next one trains: two shards alive in one process
-    need = memory.check_fits([[configs[i] for i in s] for s in shards], n_eval, shard_size,
-                             in_flight=2 if executor == "local" else 1)
+    shards = [[configs[i] for i in s] for s in plan_shards(configs, shard_size)]
+    if executor == "local":  # a wave in training beside the one in evaluation, on `threads` threads each
+        n = threads or usable_cores()
+        waves = plan_waves([len(s) for s in shards], n * shard_size)
+        waves = [[c for k in w for c in shards[k]] for w in waves]
+        need = memory.check_fits(waves, n_eval, shard_size, in_flight=2, eval_threads=n, unit="wave")
+    else:  # one shard per worker process
+        need = memory.check_fits(shards, n_eval, shard_size)
     return StudyPlan(grid, configs, [run_id(c) for c in configs], n_eval, shard_size, executor, need.host,
-                     {"scheduler": scheduler, "workers": workers, "threads": threads}, need.device)
-
-
-Job = tuple[int, list[dict[str, Any]], list[str], int]  # (shard index, config dicts, run ids, n_eval)
-
-
-class LocalExecutor:
-    """Shards in this process, with torch pinned to ``threads`` threads (default 1, see the module
-    docstring); the caller's thread count is restored on close.
-
-    Evaluation runs beside training: while shard k+1 trains (in this thread, or in the engine's worker
-    processes), shard k is evaluated in one background thread, so a second core works where training
-    alone would leave it idle. Both use torch's one intra-op thread setting, so no two things ever each
-    run several threads. Each run's numbers depend only on its own config and seed, never on what ran
-    beside it. When a shard's training fails, the shard being evaluated is stored before the error
-    propagates; an interrupt (Ctrl-C) loses the shard in training and the one in evaluation."""
-
-    @staticmethod
-    def check(scheduler: str | None) -> None:
-        if scheduler:
-            raise ValueError(f"scheduler = {scheduler!r}: only the dask executor takes a scheduler")
-
-    def __init__(self, scheduler: str | None = None, workers: int | None = None, threads: int | None = None):
-        self.threads, self.saved = threads or 1, torch.get_num_threads()
-
-    def map(self, jobs: list[Job], progress: Callable[[int], None]) -> Iterator[tuple[int, list[RunRecord]]]:
-        pool = ThreadPoolExecutor(1, thread_name_prefix="vaebench-evaluation")
-        evaluating = None  # (shard index, future of its records)
-        try:
-            for index, cfgs, ids, n_eval in jobs:
-                try:
-                    trained = train_shard(cfgs, ids, self.threads, progress)
-                except Exception:  # a failing shard: store the one already trained first
-                    if evaluating is not None:
-                        done, evaluating = evaluating, None
-                        yield done[0], done[1].result()
-                    raise
-                previous, evaluating = evaluating, (index, pool.submit(evaluate_shard, trained, ids, n_eval))
-                if previous is not None:
-                    yield previous[0], previous[1].result()
-            if evaluating is not None:
-                yield evaluating[0], evaluating[1].result()
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-    def close(self) -> None:
-        torch.set_num_threads(self.saved)
-
-
-class DaskExecutor:
-    """Shards as dask.distributed tasks, results gathered (and written) by the client alone. Without a
-    ``scheduler`` address: a LocalCluster of ``workers`` processes (default: the usable cores) with one
-    thread each, on 127.0.0.1 and without a dashboard. Each task pins torch to ``threads`` threads (default
-    1: two processes with 2 threads each ran 2-100x slower than with 1). Tasks are retried
-    ``DASK_RETRIES`` times; a task whose worker dies is rescheduled by dask itself."""
-
-    @staticmethod
-    def check(scheduler: str | None) -> None:
-        try:
-            import dask.distributed  # noqa: F401
-        except ImportError:
-            raise ValueError(f"executor = 'dask': {DASK_EXTRA}") from None
-        if scheduler and (not isinstance(scheduler, str) or "://" not in scheduler
-                          or not scheduler.rsplit(":", 1)[-1].isdigit()):
-            raise ValueError(f"scheduler = {scheduler!r}: must be an address like tcp://HOST:PORT")
-
-    def __init__(self, scheduler: str | None = None, workers: int | None = None, threads: int | None = None):
-        import logging
-
-        from dask.distributed import Client, LocalCluster
-
-        self.threads, self.cluster, self.futures = threads or 1, None, {}
-        try:
-            if scheduler:
-                self.client = Client(scheduler, timeout="10s")
-            else:
-                n = workers or len(os.sched_getaffinity(0))
-                self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                            host="127.0.0.1", dashboard_address=None,
-                                            silence_logs=logging.ERROR)
-                self.client = Client(self.cluster)
-        except (OSError, TimeoutError) as err:
-            self.close()
-            raise OSError(f"scheduler = {scheduler!r}: cannot start or reach the dask cluster "
-                          f"({err})") from None
-
-    def map(self, jobs: list[Job], progress: Callable[[int], None]) -> Iterator[tuple[int, list[RunRecord]]]:
-        from dask.distributed import as_completed
-
-        tag = uuid.uuid4().hex[:8]
-        for index, cfgs, ids, n_eval in jobs:
-            fut = self.client.submit(run_shard, cfgs, ids, n_eval, self.threads,
-                                     key=f"vaebench-{tag}-{index}", retries=DASK_RETRIES, pure=False)
-            self.futures[fut] = index
-        for fut in as_completed(list(self.futures)):
-            index = self.futures.pop(fut)
-            try:
-                records = fut.result()
-            except Exception as err:
-                raise ShardFailed(f"shard {index} failed on the cluster after {DASK_RETRIES} retries: "
-                                  f"{type(err).__name__}: {err}") from err
-            fut.release()
-            yield index, records
-
-    def close(self) -> None:
-        for fut in self.futures:
-            fut.cancel()
-        self.futures = {}
-        if getattr(self, "client", None) is not None:
-            self.client.close(timeout=10)
-        if self.cluster is not None:
-            self.cluster.close(timeout=10)
-
-
-EXECUTORS: dict[str, type] = {"local": LocalExecutor, "dask": DaskExecutor}
+                     {"scheduler": scheduler, "workers": workers, "threads": threads,
+                      "shard_size": shard_size}, need.device)
 
 
 class _Progress:
@@ -349,7 +166,8 @@ def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: st
     extends a grown one. ``executor``: "local" or "dask" (``scheduler`` "tcp://HOST:PORT" for an existing
     cluster, else a LocalCluster of ``workers`` processes). ``device`` ("cpu", "cuda", "auto") overrides
     the grid's. ``shard_size``: runs per shard (one engine batch). ``n_eval``: evaluation points per run
-    (default: the grid's, else 5000). ``threads``: torch threads per process (default 1). ``progress``: a
+    (default: the grid's, else 5000). ``threads``: the local executor's training workers and evaluation
+    threads (default: the usable cores), the dask tasks' torch threads (default 1). ``progress``: a
     bar or log lines on stderr. Raises ValueError/OSError with a one-line message for bad input, a busy or
     unwritable directory; KeyboardInterrupt keeps every shard already stored. Where runs were trained,
     this call's timings (:class:`vaebench.timings.StudyClock`) are in ``DIR/timings.json`` and in the

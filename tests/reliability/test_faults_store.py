@@ -144,7 +144,7 @@ def test_grids_too_large_are_refused_up_front_with_the_estimate(tmp_path, capsys
                     "[grid]\nseed = [0, 1]\n")
     assert main(["run", str(path), "--out", str(out), "--shard-size", "1"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: shard_size = 1: 2 of the largest shard in flight need about ")
+    assert err.startswith("error: shard_size = 1: 2 of the largest wave in flight need about ")
     assert " GiB, more than the " in err and "lower the shard size, n_train, batch_size" in err
     assert not out.exists()
 
