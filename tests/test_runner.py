@@ -326,3 +326,29 @@ def test_plan_waves_collects_consecutive_shards_up_to_the_wave_size():
     assert plan_waves([64, 64, 64, 28, 38, 1, 1], 128) == [[0, 1], [2, 3, 4], [5, 6]]
     assert plan_waves([1, 1, 1], 1) == [[0], [1], [2]]
     assert plan_waves([5], 100) == [[0]] and plan_waves([], 4) == []
+
+
+def test_a_study_stopped_by_its_caller_stops_training_and_leaves_no_training_thread(tmp_path, monkeypatch):
+    """An interrupt (the consumer of LocalExecutor.map stops) stops training at the next chunk of steps:
+    at most IN_FLIGHT waves are trained, and the training thread is gone when map's generator closes."""
+    import threading
+
+    from vaebench.executors import IN_FLIGHT, LocalExecutor
+
+    real, calls = vaebench.executors.train, []
+
+    def train(cfgs, **kwargs):
+        calls.append(sorted(c.seed for c in cfgs))
+        return real(cfgs, **kwargs)
+
+    monkeypatch.setattr(vaebench.executors, "train", train)
+    cfgs = [RunConfig(n_train=100, steps=20, batch_size=16, hidden=[8], seed=s) for s in range(6)]
+    jobs = [(k, [c.to_dict()], [run_id(c)], 64) for k, c in enumerate(cfgs)]
+    ex = LocalExecutor(threads=1, shard_size=1)  # waves of one one-run shard
+    stream = ex.map(jobs, lambda n: None)
+    first, records = next(stream)
+    stream.close()  # what an interrupt while storing the first shard does
+    ex.close()
+    assert first == 0 and len(records) == 1
+    assert 1 <= len(calls) <= IN_FLIGHT
+    assert not any(t.name == "vaebench-training" and t.is_alive() for t in threading.enumerate())

@@ -929,3 +929,23 @@ void vb_fused_step(long M, const long *enc, const long *dec, float *flat, long P
                  out + OUT_L2 * M + m, alive + m, died_at + m);
     }
 }
+
+/* ``n`` consecutive steps of vb_fused_step in one call, t, t + 1, ..., t + n - 1 (the caller releases the
+ * GIL once, not n times): the minibatch, noise and prior pointers advance by their step strides
+ * (``x_step``, ``noise_step``, ``prior_step``, in bytes), the terms' weights and coefficients by a row of
+ * M; the logged ``values`` are computed on the last step only. The same calls as n single steps. */
+void vb_fused_steps(long n, long x_step, long noise_step, long prior_step, long M, const long *enc,
+                    const long *dec, float *flat, long P, long n_weights, const float *x, long xs,
+                    const float *noise, long ns, const float *prior, long ps, long n_terms, const int64_t *stat,
+                    const int64_t *fn, const float *w, const float *cs, long ts, const float *recon_var,
+                    float *exp1, float *exp2, const float *lr, const float *l2, float *out, long values,
+                    uint8_t *alive, int64_t *died_at, long t, double beta1, double beta2, double eps_adam,
+                    float *scratch, long B)
+{
+    for (long s = 0; s < n; s++)
+        vb_fused_step(M, enc, dec, flat, P, n_weights, (const float *)((const char *)x + s * x_step), xs,
+                      noise ? (const float *)((const char *)noise + s * noise_step) : NULL, ns,
+                      prior ? (const float *)((const char *)prior + s * prior_step) : NULL, ps, n_terms, stat,
+                      fn, w + s * M, cs + s * M, ts, recon_var, exp1, exp2, lr, l2, out,
+                      s == n - 1 ? values : 0, alive, died_at, t + s, beta1, beta2, eps_adam, scratch, B);
+}

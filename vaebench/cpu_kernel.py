@@ -6,7 +6,7 @@ between PyTorch operators; the kernel computes one model's whole MLP forward or 
 step) while its data sit in L1/L2, model after model. It is plain C with GCC vector extensions, compiled
 with ``cc -O3 -march=native`` (no PyTorch or Python headers, no ninja) into a cache directory the first
 time it is needed, then reused: ``$VAEBENCH_CACHE``, else ``$XDG_CACHE_HOME/vaebench``, else
-``~/.cache/vaebench``. The file name hashes the source, the compiler's version, its flags and the CPU's
+``~/.cache/vaebench``. The file name hashes the sources, the compiler's version, its flags and the CPU's
 feature flags, so a shared home directory across different machines never loads a foreign build.
 
 :func:`load` returns the library, or None where there is no working C compiler (or where
@@ -14,12 +14,13 @@ feature flags, so a shared home directory across different machines never loads 
 operators, a second route that computes the same function but not bit-identical numbers. Which route a
 run takes depends on the machine, the variant and the run's own shape (MLPs deeper than
 :data:`MAX_LAYERS` take the operators), never on the runs beside it. The fused route
-(:mod:`vaebench.routes.fused`) calls ``vb_fused_step``, the whole step; :class:`KernelMLP` (``vb_forward``,
-``vb_backward``), ``vb_adam`` and ``vb_exp`` expose C pieces one at a time, for the tests that check them
-against autograd, ``torch.optim.Adam`` and ``torch.exp``. ``vb_pair_sum``, ``vb_rank_counts``, ``vb_knn`` and
-``vb_count_within`` serve :mod:`vaebench.metrics._pairwise`, :mod:`vaebench.metrics.structure` and
-:mod:`vaebench.metrics._neighbours`, which fall back to NumPy and
-PyTorch (the same numbers to rounding) where the library is not there.
+(:mod:`vaebench.routes.fused`) calls ``vb_fused_steps``: whole steps, all those between two logged ones
+in one call. :class:`KernelMLP` (``vb_forward``, ``vb_backward``), ``vb_adam`` and ``vb_exp`` expose C
+pieces one at a time, for the tests that check them against autograd, ``torch.optim.Adam`` and
+``torch.exp``. ``vb_pair_sum``, ``vb_rank_counts``, ``vb_knn`` and ``vb_count_within`` serve
+:mod:`vaebench.metrics._pairwise`, :mod:`vaebench.metrics.structure` and
+:mod:`vaebench.metrics._neighbours`, which fall back to NumPy and PyTorch (the same numbers to rounding)
+where the library is not there.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ _SIGNATURES = {
     "vb_fused_step": ([_i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _i64, _p, _i64, _i64, _p, _p, _p, _p, _i64,
                        _p, _p, _p, _p, _p, _p, _i64, _p, _p, _i64, ctypes.c_double, ctypes.c_double,
                        ctypes.c_double, _p, _i64], None),
+    "vb_fused_steps": ([_i64, _i64, _i64, _i64, _i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _i64, _p, _i64,
+                        _i64, _p, _p, _p, _p, _i64, _p, _p, _p, _p, _p, _p, _i64, _p, _p, _i64,
+                        ctypes.c_double, ctypes.c_double, ctypes.c_double, _p, _i64], None),
 }
 
 

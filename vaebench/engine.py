@@ -170,10 +170,14 @@ def _train_part(cfgs: list[RunConfig], log_every: int | None,
         n_chunk = min(CHUNK, route.steps - t0)
         idx, noise, prior = streams.chunk(n_chunk, c0.device, route.feature_major)
         route.load(state.batches(idx, route.feature_major), noise, prior)
-        for j in range(n_chunk):
+        j = 0
+        while j < n_chunk:  # the steps up to the next logged one (or the chunk's end) in one call
             t = t0 + j
-            log = t % every == 0 or t == route.steps - 1
-            route.step(t, j, log)
+            last = min(-(-t // every) * every, route.steps - 1, t0 + n_chunk - 1)
+            log = last % every == 0 or last == route.steps - 1
+            route.run(t, j, last - t + 1, log)
+            j += last - t + 1
+            t = last
             if log:
                 values = route.logged()
                 values["beta"] = state.coefs.betas[t]

@@ -17,6 +17,8 @@ writes results.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,10 +38,17 @@ from vaebench.grid import run_id
 DASK_RETRIES = 3
 DASK_EXTRA = "the dask executor needs the optional extra: pip install 'vaebench[dask]'"
 EVAL_CHUNK = 8  # runs per evaluation task: the last wave's evaluation spreads evenly over the threads
+IN_FLIGHT = 2  # waves trained but not yet stored (vaebench.memory counts them)
+WAVE_RUNS_PER_THREAD = 32  # see wave_runs
+STOP_SECONDS = 60  # at most this long to wait, after an interrupt, for training to reach its next chunk
 
 
 class ShardFailed(RuntimeError):
     """A shard failed on the cluster even after its retries."""
+
+
+class _Stopped(Exception):
+    """Raised in the engine's progress callback to stop a wave's training (the study was interrupted)."""
 
 
 def usable_cores() -> int:
@@ -48,6 +57,14 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # no sched_getaffinity (macOS)
         return max(1, os.cpu_count() or 1)
+
+
+def wave_runs(threads: int, shard_size: int) -> int:
+    """The runs a wave collects before it trains: :data:`WAVE_RUNS_PER_THREAD` per training thread (at
+    most a shard each). Smaller waves keep evaluation closer behind training (the study's tail after the
+    last wave trains is that wave's evaluation); larger ones give the engine larger parts. On the 2-core
+    CI machine the seed-figures study took 16.2 s with 32 per thread and 17.4 s with 64."""
+    return threads * min(shard_size, WAVE_RUNS_PER_THREAD)
 
 
 def plan_waves(sizes: list[int], runs: int) -> list[list[int]]:
@@ -144,7 +161,7 @@ class LocalExecutor:
     usable cores), evaluated by ``threads`` background threads while the next wave trains; the caller's
     torch thread count is restored on close.
 
-    A wave is consecutive shards holding at least ``threads × shard_size`` runs (the last: the rest),
+    A wave is consecutive shards holding at least :func:`wave_runs` runs (the last: the rest),
     trained by one :func:`train_shard` call, so its groups share the workers; its shards are evaluated
     in tasks of at most :data:`EVAL_CHUNK` runs and yielded one by one, each to be stored as its own part.
     Training and evaluation threads together may outnumber the cores: the engine's workers spend their
@@ -161,32 +178,60 @@ class LocalExecutor:
     def __init__(self, scheduler: str | None = None, workers: int | None = None, threads: int | None = None,
                  shard_size: int = 64):
         self.threads, self.saved = threads or usable_cores(), torch.get_num_threads()
-        self.wave_runs = self.threads * shard_size
+        self.wave_runs = wave_runs(self.threads, shard_size)
 
     def map(self, jobs: list[Job], progress: Callable[[int], None]) -> Iterator[tuple[int, list[RunRecord]]]:
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="vaebench-evaluation",
                                   initializer=_one_intra_op_thread)
-        evaluating: list[tuple[int, list[Future]]] = []  # the wave in evaluation: (shard index, its tasks)
-        try:
-            for wave in plan_waves([len(job[2]) for job in jobs], self.wave_runs):
+        waves = plan_waves([len(job[2]) for job in jobs], self.wave_runs)
+        done: queue.Queue = queue.Queue()  # per wave: its shards' evaluation tasks, or the training error
+        room = threading.Semaphore(IN_FLIGHT)  # waves trained and not yet stored, at most IN_FLIGHT
+        stop = threading.Event()
+
+        def report(n: int) -> None:  # called after every chunk of steps: where training stops
+            if stop.is_set():
+                raise _Stopped
+            progress(n)
+
+        def train_waves() -> None:
+            for wave in waves:
+                room.acquire()
+                if stop.is_set():
+                    return
                 wave_jobs = [jobs[k] for k in wave]
-                cfgs = [c for job in wave_jobs for c in job[1]]
-                ids = [r for job in wave_jobs for r in job[2]]
                 try:
-                    trained = train_shard(cfgs, ids, self.threads, progress)
-                except Exception:  # a failing wave: store the one in evaluation first
-                    yield from _results(evaluating)
-                    raise
-                previous, evaluating, at = evaluating, [], 0
-                for index, _, rids, n_eval in wave_jobs:
-                    shard, at = trained[at:at + len(rids)], at + len(rids)
-                    evaluating.append((index, [pool.submit(evaluate_shard, shard[i:i + EVAL_CHUNK],
+                    trained = train_shard([c for job in wave_jobs for c in job[1]],
+                                          [r for job in wave_jobs for r in job[2]], self.threads, report)
+                except _Stopped:
+                    return
+                except BaseException as err:  # to the caller, after the wave in evaluation is stored
+                    done.put(err)
+                    return
+                shards, at = [], 0
+                try:
+                    for index, _, rids, n_eval in wave_jobs:
+                        shard, at = trained[at:at + len(rids)], at + len(rids)
+                        shards.append((index, [pool.submit(evaluate_shard, shard[i:i + EVAL_CHUNK],
                                                            rids[i:i + EVAL_CHUNK], n_eval)
                                                for i in range(0, len(rids), EVAL_CHUNK)]))
-                yield from _results(previous)
-            yield from _results(evaluating)
-        finally:
+                except RuntimeError:  # the pool shut down: the caller stopped (an interrupt)
+                    return
+                done.put(shards)
+
+        trainer = threading.Thread(target=train_waves, name="vaebench-training", daemon=True)
+        trainer.start()
+        try:
+            for _ in waves:
+                item = done.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield from _results(item)  # the caller stores each shard while the next wave trains
+                room.release()
+        finally:  # an interrupt or an error: training stops at its next chunk of steps
+            stop.set()
+            room.release()
             pool.shutdown(wait=False, cancel_futures=True)
+            trainer.join(timeout=STOP_SECONDS)
 
     def close(self) -> None:
         torch.set_num_threads(self.saved)

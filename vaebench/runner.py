@@ -18,6 +18,7 @@ engine's alone (:func:`vaebench.engine.train`).
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +31,12 @@ from vaebench.config import RunConfig, check_int
 from vaebench.engine import group_key, resolve_device
 from vaebench.executors import (  # noqa: F401  (ShardFailed, RunRecord: part of this module's interface)
     EXECUTORS,
+    IN_FLIGHT,
     RunRecord,
     ShardFailed,
     plan_waves,
     usable_cores,
+    wave_runs,
 )
 from vaebench.grid import Grid, run_id
 from vaebench.timings import StudyClock, write_timings
@@ -97,9 +100,9 @@ def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", schedul
     shards = [[configs[i] for i in s] for s in plan_shards(configs, shard_size)]
     if executor == "local":  # a wave in training beside the one in evaluation, on `threads` threads each
         n = threads or usable_cores()
-        waves = plan_waves([len(s) for s in shards], n * shard_size)
+        waves = plan_waves([len(s) for s in shards], wave_runs(n, shard_size))
         waves = [[c for k in w for c in shards[k]] for w in waves]
-        need = memory.check_fits(waves, n_eval, shard_size, in_flight=2, eval_threads=n, unit="wave")
+        need = memory.check_fits(waves, n_eval, shard_size, in_flight=IN_FLIGHT, eval_threads=n, unit="wave")
     else:  # one shard per worker process
         need = memory.check_fits(shards, n_eval, shard_size)
     return StudyPlan(grid, configs, [run_id(c) for c in configs], n_eval, shard_size, executor, need.host,
@@ -112,8 +115,9 @@ class _Progress:
 
     def __init__(self, enabled: bool, name: str, total_runs: int, total_steps: int, done_runs: int):
         self.enabled, self.total_runs, self.runs = enabled, total_runs, done_runs
-        self.total, self.committed, self.partial = total_steps, 0, 0
+        self.total, self.trained, self.committed = total_steps, 0, 0
         self.start = time.perf_counter()
+        self.lock = threading.Lock()  # the engine reports steps from the training thread
         self.bar = None
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
@@ -131,13 +135,17 @@ class _Progress:
             print(f"vaebench: {message}", file=sys.stderr, flush=True)
 
     def steps(self, n: int) -> None:
-        self.partial += n
-        self._draw()
+        """Model-steps trained (the bar), whether or not their runs are stored yet."""
+        with self.lock:
+            self.trained += n
+            self._draw()
 
     def shard(self, n_runs: int, n_steps: int) -> None:
-        self.committed += n_steps
-        self.partial, self.runs = 0, self.runs + n_runs
-        self._draw()
+        """A shard stored: its runs, and its model-steps for the rate of the log lines."""
+        with self.lock:
+            self.committed += n_steps
+            self.runs += n_runs
+            self._draw()
         if self.bar is None:
             elapsed = time.perf_counter() - self.start
             rate = self.committed / elapsed if elapsed > 0 else 0.0
@@ -147,7 +155,7 @@ class _Progress:
 
     def _draw(self) -> None:
         if self.bar is not None:
-            self.bar.update(min(self.committed + self.partial, self.total) - self.bar.n)
+            self.bar.update(min(self.trained, self.total) - self.bar.n)
             self.bar.set_postfix_str(f"runs {self.runs}/{self.total_runs}", refresh=False)
 
     def close(self) -> None:

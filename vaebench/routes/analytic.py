@@ -23,6 +23,9 @@ class AnalyticRoute:
     def load(self, xs, noise, prior) -> None:
         raise AssertionError("an analytic route takes no steps")
 
+    def run(self, t: int, j: int, n: int, log: bool) -> None:
+        raise AssertionError("an analytic route takes no steps")
+
     step = load
 
     def logged(self) -> dict[str, torch.Tensor]:

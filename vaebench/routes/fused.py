@@ -1,6 +1,7 @@
-"""The fused route: on the CPU, each step of every model is one call into the C kernel
-(``vb_fused_step``: forward, sampling, the objective's statistics, terms and gradients, backward, Adam),
-model after model while its activations sit in cache. No PyTorch operator runs inside a step."""
+"""The fused route: on the CPU, each step of every model is computed by the C kernel (``vb_fused_step``:
+forward, sampling, the objective's statistics, terms and gradients, backward, Adam), model after model
+while its activations sit in cache, the steps between two logged ones in one call (``vb_fused_steps``).
+No PyTorch operator runs inside a step."""
 
 from __future__ import annotations
 
@@ -55,15 +56,23 @@ class FusedRoute:
                             for a in (xs, noise, prior))
         self._keep = (xs, noise, prior)
 
-    def step(self, t: int, j: int, log: bool) -> None:
-        """Step ``t`` (0-based) on step ``j`` of the loaded chunk; ``log``: :meth:`logged` will be read."""
+    def run(self, t: int, j: int, n: int, log: bool) -> None:
+        """Steps ``t`` .. ``t + n − 1`` (0-based) on steps ``j`` .. ``j + n − 1`` of the loaded chunk, in one
+        call (the GIL is released once for n steps); ``log``: :meth:`logged` will be read after the
+        last."""
         (xp, xj, xs), (np_, nj, ns), (pp, pj, ps) = self._chunk
         w, c, row = self._weights
         off = 4 * t * self.state.m
-        self.lib.vb_fused_step(*self._head, xp + j * xj, xs, np_ + j * nj if np_ else None, ns,
-                               pp + j * pj if pp else None, ps, *self._terms, w + off, c + off, row,
-                               *self._tail, log, *self._alive, t + 1, ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPS,
-                               self.scratch.data_ptr(), self.state.batch)
+        noise = np_ + j * nj if np_ else None
+        prior = pp + j * pj if pp else None
+        self.lib.vb_fused_steps(n, xj, nj, pj, *self._head, xp + j * xj, xs, noise, ns, prior, ps,
+                                *self._terms, w + off, c + off, row, *self._tail, log, *self._alive, t + 1,
+                                ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPS, self.scratch.data_ptr(),
+                                self.state.batch)
+
+    def step(self, t: int, j: int, log: bool) -> None:
+        """Step ``t`` on step ``j`` of the loaded chunk (:meth:`run` of one step)."""
+        self.run(t, j, 1, log)
 
     def logged(self) -> dict[str, torch.Tensor]:
         return {k: self.out[objective.OUTPUTS.index(k)].clone() for k in self.logged_names}

@@ -90,6 +90,11 @@ class OperatorsRoute:
                   t + 1)
         self._terms = terms
 
+    def run(self, t: int, j: int, n: int, log: bool) -> None:
+        """Steps ``t`` .. ``t + n − 1`` on steps ``j`` .. of the loaded chunk, one after another."""
+        for s in range(n):
+            self.step(t + s, j + s, log and s == n - 1)
+
     def logged(self) -> dict[str, torch.Tensor]:
         return dict(self._terms)
 
