@@ -179,3 +179,27 @@ def test_shared_points_are_one_object_per_distinct_point_set(monkeypatch):
     _neighbours.shared_points(rng.random((100, 2)), "x")  # 100 + 100 + 200 + 100 > 250: oldest out
     assert _neighbours.shared_points(a, "x") is not first
     _neighbours.clear_shared()
+
+
+def test_threads_sharing_a_point_set_get_one_threads_answers(route):
+    """Evaluation threads share x's PointSet: its grid or tree is built once and never replaced under a
+    query that is reading it (a replaced grid's arrays would be freed mid-call)."""
+    import threading
+
+    rng = np.random.default_rng(9)
+    x = rng.random((3000, 2))
+    want = PointSet(x).query(x[:500], 7)
+    for _ in range(20):
+        ps, out = PointSet(x), []
+
+        def work(ps=ps, out=out):
+            out.append(ps.query(x[:500], 7))
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(out) == 4
+        for dist, idx in out:
+            assert np.array_equal(dist, want[0]) and np.array_equal(idx, want[1])

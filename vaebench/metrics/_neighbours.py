@@ -43,6 +43,7 @@ class PointSet:
         self._tree: cKDTree | None = None
         self._grid: _Grid | None = None
         self._knn: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._lock = threading.Lock()
         self.memo: dict[Any, Any] = {}  # other per-point-set results (e.g. sorted projections)
 
     @classmethod
@@ -60,16 +61,18 @@ class PointSet:
     @property
     def tree(self) -> cKDTree:
         """The KD-tree of the points (the route without the CPU kernel)."""
-        if self._tree is None:
-            self._tree = cKDTree(self.points)
-        return self._tree
+        with self._lock:
+            if self._tree is None:
+                self._tree = cKDTree(self.points)
+            return self._tree
 
     def grid(self) -> _Grid:
         """The kernel's grid (``_metrics_kernel.c``): the points binned into about n square cells over
         the two coordinates of widest central range (one for d = 1), stored cell by cell."""
-        if self._grid is None:
-            self._grid = _Grid(self.points)
-        return self._grid
+        with self._lock:  # evaluation threads share x's PointSet: one grid, never replaced
+            if self._grid is None:
+                self._grid = _Grid(self.points)
+            return self._grid
 
     def query(self, queries: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Euclidean distances and indices [m, k] of the k nearest of these points to each row of
@@ -83,7 +86,8 @@ class PointSet:
             return dist.reshape(len(q), k), idx.reshape(len(q), k)
         cols = np.ascontiguousarray(q.T)
         d2, idx = np.empty((len(q), k)), np.empty((len(q), k), dtype=np.int64)
-        lib.vb_knn(self.grid().address, len(q), cols.ctypes.data, k, d2.ctypes.data, idx.ctypes.data)
+        grid = self.grid()  # held here: the C call reads the arrays it points to
+        lib.vb_knn(grid.address, len(q), cols.ctypes.data, k, d2.ctypes.data, idx.ctypes.data)
         return np.sqrt(d2), idx
 
     def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +109,8 @@ class PointSet:
             return np.where(r > 0, counts, 0)  # nothing lies strictly inside a ball of radius 0
         cols = np.ascontiguousarray(c.T)
         counts = np.empty(len(c), dtype=np.int64)
-        lib.vb_count_within(self.grid().address, len(c), cols.ctypes.data, r.ctypes.data, counts.ctypes.data)
+        grid = self.grid()
+        lib.vb_count_within(grid.address, len(c), cols.ctypes.data, r.ctypes.data, counts.ctypes.data)
         return counts
 
 
