@@ -25,7 +25,7 @@ def _model_steps(runs: pd.DataFrame) -> pd.Series:
 
 def route_table(results: pd.DataFrame) -> Table:
     """Per variant, latent size and engine route: runs, model-steps, training seconds (sum over runs of
-    the group's wall time per run), model-steps/s while training, evaluation ms per run."""
+    their training call's wall time per run), model-steps/s while training, evaluation ms per run."""
     runs = results.copy()
     runs["model_steps"] = _model_steps(runs)
     for col in ("train_seconds", "eval_seconds"):
@@ -42,7 +42,8 @@ def route_table(results: pd.DataFrame) -> Table:
     return Table([*keys, "runs", "model-steps", "training (s)", "model-steps/s training",
                   "evaluation (ms per run)"], rows,
                  "Where the training time went, per variant, latent size and engine route (all stored runs; "
-                 "training seconds are each group's wall time shared among its runs).")
+                 "training seconds are each training call's wall time shared among its runs; runs of "
+                 "other groups trained in the same call, so a route's rate is a lower bound).")
 
 
 def study_table(results: pd.DataFrame, timings: dict[str, Any] | None) -> Table:
@@ -62,7 +63,7 @@ def study_table(results: pd.DataFrame, timings: dict[str, Any] | None) -> Table:
                  ("executor", timings.get("executor", "n/a"))]
         caption = ("Where this study's time went, in its last `python -m vaebench run` (or report) call: "
                    "model-steps/s over the wall time, evaluation and storing included. Training and "
-                   "evaluation overlap (a shard is evaluated while the next trains), so their sum can "
+                   "evaluation overlap (a wave is evaluated while the next trains), so their sum can "
                    "exceed the wall time.")
     else:
         items = [("runs", len(results)), ("model-steps", steps), ("training (s)", train),

@@ -4,12 +4,13 @@ A shard is at most ``shard_size`` runs of one engine group; each is stored as it
 Both executors give the same table: a run's numbers depend only on its config and seed, never on the
 runs trained or evaluated beside it, the shard size or the executor.
 
-``local`` (:class:`LocalExecutor`) trains *waves* of consecutive shards in this process, one
-:func:`vaebench.engine.train` call per wave, with torch set to ``threads`` threads (default: the usable
-cores), so the engine spreads the parts of all the wave's groups over its worker threads (small groups
-share the cores). While wave k+1 trains, wave k is evaluated by ``threads`` evaluation threads (one
-intra-op thread each), so every core works whichever of training and evaluation is the larger; the
-last wave's evaluation, with nothing left to train, is split over all of them. ``dask`` sends each shard
+``local`` (:class:`LocalExecutor`) trains *waves* of consecutive shards in this process (32 runs per
+thread: :func:`wave_runs`), one :func:`vaebench.engine.train` call per wave, with torch set to
+``threads`` threads (default: the usable cores), so the engine spreads the parts of all the wave's groups
+over its worker threads (small groups share the cores). While wave k+1 trains, wave k is evaluated by
+``threads`` evaluation threads (one intra-op thread each) and its shards are stored, so every core works
+whichever of training and evaluation is the larger; the last wave's evaluation, with nothing left to
+train, is split over all of them. ``dask`` sends each shard
 to a dask.distributed cluster as a task (retried when it fails or its worker dies); the client alone
 writes results.
 """
@@ -111,7 +112,7 @@ def train_shard(configs: list[dict[str, Any]], run_ids: list[str], threads: int 
 
 def evaluate_shard(results: list[TrainResult], run_ids: list[str], n_eval: int) -> list[RunRecord]:
     """Evaluate a trained shard: one record per run. Rows carry ``engine`` (the path that trained the run:
-    "fused", "operators" or "analytic") and timings in seconds: ``train_seconds`` (the group's
+    "fused", "operators" or "analytic") and timings in seconds: ``train_seconds`` (the training call's
     wall time per run) and ``eval_seconds`` (this run's evaluation). A run whose evaluation fails keeps
     its weights and history, with status "eval_failed"."""
     from vaebench.evaluation import evaluate_run
@@ -162,13 +163,15 @@ class LocalExecutor:
     torch thread count is restored on close.
 
     A wave is consecutive shards holding at least :func:`wave_runs` runs (the last: the rest),
-    trained by one :func:`train_shard` call, so its groups share the workers; its shards are evaluated
-    in tasks of at most :data:`EVAL_CHUNK` runs and yielded one by one, each to be stored as its own part.
-    Training and evaluation threads together may outnumber the cores: the engine's workers spend their
-    time in the C kernel without the GIL and without spinning threads, so the operating system shares the
-    cores between them and nothing idles while anything is left to do. When a wave's training fails,
-    the shards of the wave in evaluation are stored before the error propagates; an interrupt (Ctrl-C)
-    loses the wave in training and the one in evaluation."""
+    trained by one :func:`train_shard` call in a training thread of its own, so its groups share the
+    workers and the caller stores finished shards meanwhile; its shards are evaluated in tasks of at most
+    :data:`EVAL_CHUNK` runs and yielded one by one, each to be stored as its own part. At most
+    :data:`IN_FLIGHT` waves are trained and not yet stored. Training and evaluation threads together may
+    outnumber the cores: the engine's workers spend their time in the C kernel without the GIL (taking it
+    once per ~30 steps), so the operating system shares the cores between them and nothing idles while
+    anything is left to do. When a wave's training fails, the shards of the wave in evaluation are
+    stored before the error propagates; when the caller stops (an interrupt), training stops at its next
+    chunk of steps, and the waves in training and in evaluation are lost."""
 
     @staticmethod
     def check(scheduler: str | None) -> None:
