@@ -23,7 +23,9 @@ from vaebench.engine import CHUNK
 from vaebench.variants import get_variant
 
 MEMORY_FRACTION = 0.8  # a shard may use at most this share of the memory there is (host: physical; GPU: free)
-PROCESS_BYTES = 400 * 2**20  # torch runtime and interpreter, per process (FACTS: ≈ 220-400 MB)
+# torch runtime and interpreter, per process (FACTS: ≈ 220-400 MB), and the evaluation inputs' neighbour
+# structures kept across runs (vaebench.metrics._neighbours.SHARED_POINTS points, ≤ 512 bytes each)
+PROCESS_BYTES = 400 * 2**20 + 32 * 2**20
 CUDA_CONTEXT_BYTES = 500 * 2**20  # the CUDA context and the caching allocator's slack, per process
 DECODER_ROWS = 1 << 16  # rows per decoder call of the likelihood bounds (vaebench.metrics.likelihood)
 # the metric suite's working set per evaluation point: 1 090 bytes measured (resident memory, d = 2,
