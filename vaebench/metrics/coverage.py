@@ -1,4 +1,4 @@
-"""Density and coverage of a fake sample against a real one (Naeem et al. 2020), with KD-trees.
+"""Density and coverage of a fake sample against a real one (Naeem et al. 2020), from k-NN balls.
 
 Around every real point x_i put the ball of radius r_i, the distance to its k-th nearest *other* real
 point. Then
@@ -9,10 +9,10 @@ point. Then
 - density = (1/(kM)) Σⱼ Σᵢ 1[‖y_j − x_i‖ < r_i]: how many real balls a fake point falls into, in units of
   the k expected (1 in expectation for two samples of one distribution, more where fakes crowd).
 
-N real points, M fake ones. Time O((N + M) log N) with ``scipy.spatial.cKDTree``, as the ``prdc`` package
-defines them (without its O(N·M) distance matrix). "Strictly inside" is implemented by shrinking r_i by
-one unit in the last place: ball i contains a fake point strictly inside iff its count of fakes within
-that radius is positive, so one ball query per real point gives both measures.
+N real points, M fake ones, as the ``prdc`` package defines them (without its O(N·M) distance matrix):
+the radii from the real points' k-NN query, then one count per real point of the fakes strictly inside
+its ball (:meth:`~vaebench.metrics._neighbours.PointSet.count_within`: the CPU kernel's grid, or a
+KD-tree), which gives both measures. Time about (N + M)·k.
 """
 
 from __future__ import annotations

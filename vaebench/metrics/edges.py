@@ -35,7 +35,7 @@ def edge_coverage(real: Any, fake: Any, *, width: float = 0.05, k: int = 5,
                   bounds: Any = None) -> dict[str, float]:
     """Coverage of ``real`` [N, D] by ``fake`` [M, D] within each edge band of width ``width`` (a fraction
     of the box side), per coordinate and side, and pooled per side (module docstring). Either may be a
-    PointSet (its KD-tree and k-NN query are then shared with other metrics)."""
+    PointSet (its neighbour structures and k-NN query are then shared with other metrics)."""
     xs = PointSet.of(real, "real")
     x = xs.points
     ys = PointSet.of(fake, "fake", dim=x.shape[1])

@@ -45,8 +45,8 @@ def claim_metrics(arrays: Mapping[str, np.ndarray], model: Any = None,
                   points: Callable[[str], Any] | None = None) -> dict[str, float]:
     """Every key of :data:`CLAIM_KEYS` for one run's evaluation arrays (``x`` [n, 2], ``mu``, ``z`` [n, d],
     ``recon`` [n, 2]) and its model (or None). ``points(key)``: the array ``key`` as a shared
-    :class:`~vaebench.metrics._neighbours.PointSet` (the suite's, so KD-trees and k-NN queries are built
-    once per array), or None for fresh ones."""
+    :class:`~vaebench.metrics._neighbours.PointSet` (the suite's, so neighbour structures and k-NN
+    queries are built once per array), or None for fresh ones."""
     pts = points or arrays.__getitem__
     out = {f"mu_{k}": v for k, v in shape_metrics(arrays["mu"]).items()}
     edges = edge_coverage(pts("x"), pts("recon"), width=EDGE_WIDTH, k=EDGE_K)

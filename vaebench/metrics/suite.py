@@ -68,7 +68,7 @@ class Context:
         return int(np.random.SeedSequence([self.seed, stream]).generate_state(1)[0])
 
     def points(self, key: str) -> PointSet:
-        """The array ``key`` as a PointSet, one per array: its KD-tree, k-NN queries and sorted
+        """The array ``key`` as a PointSet, one per array: its neighbour structures, k-NN queries and sorted
         projections are shared by every group that uses it. The inputs x are shared across runs too
         (:func:`~vaebench.metrics._neighbours.shared_points`: runs with one seed have the same x)."""
         if ("points", key) not in self.cache:
