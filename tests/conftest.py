@@ -20,11 +20,11 @@ def device() -> str:
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-# ``route``: run a test on both routes of the metrics' O(n²) and neighbour code, the CPU kernel's
+# ``metrics_route``: run a test on both routes of the metrics' O(n²) and neighbour code, the CPU kernel's
 # (vaebench/_metrics_kernel.c) and the fallback's (KD-trees, PyTorch and NumPy blocks) used where no C
 # compiler builds the kernel.
 @pytest.fixture(params=["kernel", "fallback"])
-def route(request, monkeypatch):
+def metrics_route(request, monkeypatch):
     from vaebench import cpu_kernel
     from vaebench.metrics._neighbours import clear_shared
 

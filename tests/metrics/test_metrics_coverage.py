@@ -20,7 +20,7 @@ def brute_force(real, fake, k):
 
 
 @pytest.mark.parametrize("k", [1, 5, 9])
-def test_equals_the_published_definition(k, route):
+def test_equals_the_published_definition(k, metrics_route):
     rng = np.random.default_rng(k)
     real = rng.random((300, 2))
     fake = 0.1 + 0.8 * rng.random((250, 2)) ** 1.5

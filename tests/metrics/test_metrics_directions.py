@@ -15,12 +15,12 @@ def x():
     return np.random.default_rng(0).uniform(size=(N, 2))
 
 
-def test_a_latent_that_is_the_input_keeps_both(x, route):
+def test_a_latent_that_is_the_input_keeps_both(x, metrics_route):
     out = input_directions(x, 5.0 * x @ np.array([[0.6, -0.8], [0.8, 0.6]]) - 3)  # turned, scaled, moved
     assert out["z_directions_kept"] == 2 and out["z_explained_minor"] > 0.99
 
 
-def test_bands_keep_one_direction(x, route):
+def test_bands_keep_one_direction(x, metrics_route):
     out = input_directions(x, (x[:, 0] + x[:, 1])[:, None])  # one latent dimension: a band per value
     assert out["z_directions_kept"] == 1
     assert out["z_explained_major"] > 0.98 and out["z_explained_minor"] == pytest.approx(0, abs=0.05)

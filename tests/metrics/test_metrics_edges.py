@@ -15,7 +15,7 @@ def real():
     return np.random.default_rng(0).uniform(size=(N, 2))
 
 
-def test_band_values_equal_the_full_coverage_restricted_to_the_band(real, route):
+def test_band_values_equal_the_full_coverage_restricted_to_the_band(real, metrics_route):
     fake = np.random.default_rng(1).uniform(0.02, 0.97, size=(N, 2))
     covered, _ = coverage_and_density(real, fake, 5)
     out = edge_coverage(real, fake)

@@ -78,7 +78,7 @@ def test_mardia_in_one_dimension_is_squared_skewness_and_kurtosis():
 
 
 @pytest.mark.parametrize("kind", SAMPLES)
-def test_henze_zirkler_equals_the_naive_n_squared_formula(kind, route):
+def test_henze_zirkler_equals_the_naive_n_squared_formula(kind, metrics_route):
     x = SAMPLES[kind](np.random.default_rng(5))
     res = henze_zirkler(x)
     hz, p = naive_henze_zirkler(x)

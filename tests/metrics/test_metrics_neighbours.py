@@ -74,7 +74,7 @@ def _brute(points, queries):
 
 
 @pytest.mark.parametrize("name", list(_point_sets()))
-def test_query_and_knn_are_the_exact_nearest_points(route, name):
+def test_query_and_knn_are_the_exact_nearest_points(metrics_route, name):
     pts = _point_sets()[name]
     rng = np.random.default_rng(3)
     lo, hi = pts.min(0), pts.max(0)
@@ -90,7 +90,7 @@ def test_query_and_knn_are_the_exact_nearest_points(route, name):
         # the indices are points at those distances, each once
         np.testing.assert_allclose(np.take_along_axis(d, idx, axis=1), want, rtol=1e-12, atol=1e-12)
         assert all(len(set(row)) == k for row in idx)
-        if route == "kernel":  # ties in index order: exactly the lexicographic (distance², index) order
+        if metrics_route == "kernel":  # ties in index order: the lexicographic (distance², index) order
             order = np.lexsort((np.broadcast_to(np.arange(len(pts)), d.shape), d ** 2), axis=1)[:, :k]
             if name in ("lattice_ties", "duplicates"):  # exact ties everywhere
                 assert np.array_equal(idx, order)
@@ -103,7 +103,7 @@ def test_query_and_knn_are_the_exact_nearest_points(route, name):
 
 
 @pytest.mark.parametrize("name", list(_point_sets()))
-def test_count_within_counts_points_strictly_inside(route, name):
+def test_count_within_counts_points_strictly_inside(metrics_route, name):
     pts = _point_sets()[name]
     rng = np.random.default_rng(5)
     centres = np.r_[pts[::5], pts.min(0) + (pts.max(0) - pts.min(0) + 1) * rng.random((30, pts.shape[1]))]
@@ -181,7 +181,7 @@ def test_shared_points_are_one_object_per_distinct_point_set(monkeypatch):
     _neighbours.clear_shared()
 
 
-def test_threads_sharing_a_point_set_get_one_threads_answers(route):
+def test_threads_sharing_a_point_set_get_one_threads_answers(metrics_route):
     """Evaluation threads share x's PointSet: its grid or tree is built once and never replaced under a
     query that is reading it (a replaced grid's arrays would be freed mid-call)."""
     import threading

@@ -31,7 +31,7 @@ def test_expected_distance_matches_scipy_distributions():
         assert expected_distance_to_standard_normal(x)[0] == pytest.approx(ref, rel=1e-7)
 
 
-def test_energy_distance_in_1d_equals_scipys_two_sample_energy_distance_to_a_fine_normal_grid(route):
+def test_energy_distance_in_1d_equals_scipys_two_sample_energy_distance_to_a_fine_normal_grid(metrics_route):
     # scipy.stats.energy_distance(u, v) = sqrt of the V-statistic ℰ between empirical distributions; ours is
     # the U-statistic against N(0, 1) itself: ℰ_U = ℰ_V − Σᵢⱼ|xᵢ − xⱼ| / (n²(n − 1))
     x = np.random.default_rng(11).standard_t(4, 400) * 0.8 + 0.2
@@ -42,7 +42,7 @@ def test_energy_distance_in_1d_equals_scipys_two_sample_energy_distance_to_a_fin
     assert energy_distance(x) == pytest.approx(v_stat - pair_sum / (n**2 * (n - 1)), abs=1e-6)
 
 
-def test_energy_distance_of_a_shifted_gaussian_matches_its_closed_form(route):
+def test_energy_distance_of_a_shifted_gaussian_matches_its_closed_form(metrics_route):
     # ℰ(N(μ, I), N(0, I)) = 2√2 (E Rice(‖μ‖/√2) − E χ₂) in 2-D
     rng = np.random.default_rng(12)
     for shift in (0.5, 1.0):

@@ -43,7 +43,7 @@ def square():
     return x, quadrant(x)
 
 
-def test_knn_accuracy_equals_brute_force_and_ignores_rotations_and_reflections(square, route):
+def test_knn_accuracy_equals_brute_force_and_ignores_rotations_and_reflections(square, metrics_route):
     x, q = square
     z = norm.ppf(x) + 0.3 * np.random.default_rng(1).standard_normal(x.shape)
     acc = knn_label_accuracy(z, q, k=10)
@@ -64,14 +64,14 @@ def test_knn_accuracy_is_high_for_a_faithful_latent_and_chance_for_a_random_one(
 
 
 @pytest.mark.parametrize("kind", ["identity", "probit", "fold", "random"])
-def test_trustworthiness_equals_brute_force(square, kind, route):
+def test_trustworthiness_equals_brute_force(square, kind, metrics_route):
     x = square[0]
     z = {"identity": x, "probit": norm.ppf(x), "fold": np.abs(x - 0.5),
          "random": np.random.default_rng(3).random(x.shape)}[kind]
     assert trustworthiness(x, z, k=7) == pytest.approx(brute_trustworthiness(x, z, 7), rel=1e-12)
 
 
-def test_trustworthiness_values_subsample_and_invariance(square, route):
+def test_trustworthiness_values_subsample_and_invariance(square, metrics_route):
     x = np.random.default_rng(4).random((3000, 2))
     assert trustworthiness(x, 2.0 * x @ np.array([[0.0, 1.0], [-1.0, 0.0]])) == 1.0
     z = np.abs(x - 0.5)  # folding maps far points together: intruders
