@@ -149,6 +149,8 @@ class _Grid:
         cell = cells[1] * g[0] + cells[0]
         order = np.argsort(cell, kind="stable")
         self.order = order.astype(np.int64)
+        self.position = np.empty(n, dtype=np.int64)  # each point's place in the grid's order
+        self.position[self.order] = np.arange(n)
         self.sorted = np.ascontiguousarray(points[order].T)
         self.start = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=int(g[0] * g[1])))]).astype(
             np.int64)

@@ -96,11 +96,9 @@ def _intruder_rank_excess(xs: PointSet, query: np.ndarray, near_z: np.ndarray, i
         within = _rank_counts_numpy(xs.points, query[rows], candidates)
     else:
         grid = xs.grid()
-        position = np.empty(len(xs), dtype=np.int64)
-        position[grid.order] = np.arange(len(xs))  # each point's place in the grid's order
         centres = np.ascontiguousarray(xs.points[query[rows]].T)
         groups = np.concatenate([[0], np.cumsum(intruder[rows].sum(axis=1))]).astype(np.int64)
-        pairs = np.ascontiguousarray(position[near_z[rows][intruder[rows]]])
+        pairs = np.ascontiguousarray(grid.position[near_z[rows][intruder[rows]]])
         scratch = np.empty(len(xs))
         within = lib.vb_rank_counts(grid.address, len(rows), centres.ctypes.data, groups.ctypes.data,
                                     pairs.ctypes.data, scratch.ctypes.data)
