@@ -138,7 +138,7 @@ def test_engine_ratios_use_the_rates_of_the_same_key():
 
 # Every shipped variant against vae at the same M, in one run (vae first at each M: the others read its
 # rate). B = 128, d = 2, the seed's MLP; on CUDA the operators route up to M = 4 096.
-VARIANTS = ("vae", "ae", "capacity", "free_bits", "infovae", "wae")
+VARIANTS = ("vae", "ae", "capacity", "free_bits", "infovae", "wae", "sigma_vae")
 VARIANT_MODELS = {"cpu": (3, 32, 128), "cuda": (3, 128, 4096)}
 VARIANT_STEPS = {3: 512, 32: 256, 128: 128, 4096: 64}
 

@@ -17,7 +17,7 @@ import torch
 
 import vaebench
 
-VARIANTS = ("vae", "ae", "capacity", "free_bits", "infovae", "wae")
+VARIANTS = ("vae", "ae", "capacity", "free_bits", "infovae", "wae", "sigma_vae")
 STEPS = {3: 512, 32: 128, 128: 64}
 
 

@@ -200,7 +200,7 @@ SMALL = dict(n_train=500, steps=40, batch_size=32)
 
 
 @needs_kernel
-@pytest.mark.parametrize("variant", ["vae", "wae", "infovae", "capacity", "free_bits", "ae"])
+@pytest.mark.parametrize("variant", ["vae", "wae", "infovae", "capacity", "free_bits", "ae", "sigma_vae"])
 def test_kernel_and_operator_paths_train_the_same_function(monkeypatch, variant):
     """Not bit-identical (other summation orders), but the same trajectory to float precision over the
     first steps, for every variant: the two paths compute one objective and one Adam."""
@@ -213,7 +213,7 @@ def test_kernel_and_operator_paths_train_the_same_function(monkeypatch, variant)
 
 
 @pytest.mark.parametrize("path", ["auto", "torch"])
-@pytest.mark.parametrize("variant", ["vae", "ae", "capacity", "free_bits", "infovae", "wae"])
+@pytest.mark.parametrize("variant", ["vae", "ae", "capacity", "free_bits", "infovae", "wae", "sigma_vae"])
 def test_alone_versus_batched_on_both_cpu_paths(monkeypatch, path, variant):
     monkeypatch.setenv(cpu_kernel.ENV, path)
     target = RunConfig(variant=variant, beta=0.05, seed=3, l2=1e-3, **SMALL)
@@ -237,7 +237,7 @@ class _ReconOnly(Variant):
 
 
 @pytest.mark.parametrize("path", ["auto", "torch"])
-@pytest.mark.parametrize("variant", ["vae", "ae", "wae", "infovae"])
+@pytest.mark.parametrize("variant", ["vae", "ae", "wae", "infovae", "sigma_vae"])
 def test_alone_versus_batched_with_a_1d_latent(monkeypatch, path, variant):
     """d = 1 makes products with a dimension of 1 (the decoder's first layer, the MMD's cross term),
     which MKL computes differently at M = 1 than at M > 1 unless written as broadcast products."""

@@ -17,7 +17,7 @@ from vaebench.variants import get_variant
 
 lib = cpu_kernel.load()
 needs_kernel = pytest.mark.skipif(lib is None, reason="no C compiler: the CPU kernel is not built here")
-SHIPPED = ["vae", "ae", "capacity", "free_bits", "infovae", "wae"]
+SHIPPED = ["vae", "ae", "capacity", "free_bits", "infovae", "wae", "sigma_vae"]
 
 
 def _state(variant: str, m: int, d: int, batch: int, hidden=(7, 5), **kw) -> GroupState:
@@ -47,7 +47,8 @@ def _reference(state: GroupState, x, noise, prior, t: int):
     z = mu + torch.exp(0.5 * logvar) * noise.double() if v.stochastic else mu
     recon = mlp(flat, lay.decoder, z)
     c = state.coefs
-    tab = objective.table(v, c.betas.double(), {k: p.double() for k, p in c.params.items()}, state.steps)
+    tab = objective.table(v, c.betas.double(), {k: p.double() for k, p in c.params.items()}, state.steps,
+                          recon_var=c.recon_var.double())
     stats = objective.statistics(tab, x.double(), recon, mu, logvar, z,
                                  None if prior is None else prior.double(), c.recon_var.double())
     terms = objective.evaluate(tab, stats, t)
@@ -102,7 +103,8 @@ def _straddle(monkeypatch, variant: str, d: int, key: str, place):
     x, noise, prior = _draws(state)
     _, _, stats = _reference(state, x, noise, prior, 40)
     state.coefs.params[key] = place(stats).float()
-    state.table = objective.table(state.variant, state.coefs.betas, state.coefs.params, state.steps)
+    state.table = objective.table(state.variant, state.coefs.betas, state.coefs.params, state.steps,
+                                  recon_var=state.coefs.recon_var)
     _check(monkeypatch, state, t=40)
     return stats
 
@@ -130,6 +132,26 @@ def test_capacity_on_both_sides_of_its_target(monkeypatch):
         return kl + torch.tensor([0.3, -0.2, -0.05], dtype=kl.dtype)
 
     _straddle(monkeypatch, "capacity", 2, "c_max", sides)  # t = 40 of 50 > c_warmup·steps: C = c_max
+
+
+@needs_kernel
+@pytest.mark.parametrize(("d", "batch"), [(1, 13), (2, 32), (3, 37)])
+def test_sigma_vae_with_the_mse_below_its_floor_in_some_models(monkeypatch, d, batch):
+    """σ-VAE's (D/2)·ln max(MSE, floor): the floor set per model from the models' own batch MSE, above it
+    in models 0 and 2 (no reconstruction gradient: KL and L2 alone) and below it in model 1 (slope
+    (D/2)/recon)."""
+    from vaebench.variants import sigma_vae
+
+    state = _state("sigma_vae", 3, d, batch)
+    x, noise, prior = _draws(state)
+    _, _, stats = _reference(state, x, noise, prior, 7)
+    mse = stats["recon"].detach() * 2 * state.coefs.recon_var.double() / 2  # recon = D·MSE/(2σ²), D = 2
+    monkeypatch.setattr(sigma_vae, "MSE_FLOOR", mse * torch.tensor([1.5, 0.5, 3.0], dtype=mse.dtype))
+    state.table = objective.table(state.variant, state.coefs.betas, state.coefs.params, state.steps,
+                                  recon_var=state.coefs.recon_var)
+    floor = state.table.at[0, 7].double()
+    assert (stats["recon"][[0, 2]] < floor[[0, 2]]).all() and stats["recon"][1] > floor[1]
+    _check(monkeypatch, state)
 
 
 SMALL = dict(n_train=300, steps=30, batch_size=16)

@@ -51,7 +51,7 @@ def close(got, want):
 
 
 def test_registry_names():
-    builtin = {"ae", "capacity", "free_bits", "infovae", "probit", "vae", "wae"}
+    builtin = {"ae", "capacity", "free_bits", "infovae", "probit", "sigma_vae", "vae", "wae"}
     assert builtin <= set(list_variants())
 
 
@@ -156,7 +156,8 @@ def test_a_variant_with_its_own_loss_trains_on_the_general_route():
     assert res.engine == "operators"
 
 
-@pytest.mark.parametrize("bad", ["entropy", "kl_on_a_deterministic_encoder", "two_mmd_kernels", "floor"])
+@pytest.mark.parametrize("bad", ["entropy", "kl_on_a_deterministic_encoder", "two_mmd_kernels", "floor",
+                                 "log_without_floor", "log_with_a_negative_floor"])
 def test_malformed_terms_are_refused_naming_the_variant(bad):
     from vaebench import objective
     from vaebench.objective import Term
@@ -169,7 +170,9 @@ def test_malformed_terms_are_refused_naming_the_variant(bad):
         def terms(self, c):
             return {"entropy": [Term("entropy", c.beta)], "kl_on_a_deterministic_encoder": [Term("kl")],
                     "two_mmd_kernels": [Term("mmd_rbf"), Term("mmd_imq")],
-                    "floor": [Term("recon", shape="ceiling")]}[bad]
+                    "floor": [Term("recon", shape="ceiling")],
+                    "log_without_floor": [Term("recon", 1.0, "log")],
+                    "log_with_a_negative_floor": [Term("recon", 1.0, "log", torch.tensor([1e-6, -1.0]))]}[bad]
 
     with pytest.raises(ValueError, match="variant 'bad': terms"):
         objective.table(Bad(), torch.ones(3, 2), {}, 3)

@@ -618,11 +618,11 @@ void vb_exp(long n, const float *in, float scale, float *out) { exp_scaled(n, in
 /* ---- The whole training step: an objective stated as terms of per-model statistics ----------------
  *
  * vaebench/objective.py states every shipped objective as a sum of terms w * f(s) of the statistics below
- * (the batch means of vaebench/losses.py), with f(s) = s, |s - c| or max(s, c), and w, c per model and
- * step. Everything in the gradient follows: dL/ds = w * f'(s), then the statistics' own gradients. The
+ * (the batch means of vaebench/losses.py), with f(s) = s, |s - c|, max(s, c) or ln max(s, c), and w, c per
+ * model and step. Everything in the gradient follows: dL/ds = w * f'(s), then the statistics' own gradients. The
  * enums follow objective.STATS, objective.SHAPES and objective.OUTPUTS. */
 enum { ST_RECON, ST_KL, ST_KL_DIM, ST_MMD_RBF, ST_MMD_IMQ };
-enum { FN_LINEAR, FN_ABS, FN_FLOOR };
+enum { FN_LINEAR, FN_ABS, FN_FLOOR, FN_LOG };
 enum { OUT_RECON, OUT_KL, OUT_MMD, OUT_TOTAL, OUT_L2, N_OUT };
 #define MAX_LATENT 64 /* RunConfig's bound on latent_dim */
 
@@ -632,6 +632,8 @@ static inline float term_value(long fn, float s, float c)
         return fabsf(s - c);
     if (fn == FN_FLOOR)
         return s != s || s > c ? s : c; /* torch.maximum: NaN propagates */
+    if (fn == FN_LOG)
+        return logf(s != s || s > c ? s : c);
     return s;
 }
 
@@ -641,6 +643,8 @@ static inline float term_slope(long fn, float s, float c)
         return s > c ? 1.f : (s < c ? -1.f : 0.f);
     if (fn == FN_FLOOR) /* autograd's maximum splits a tie: half the gradient to each side */
         return s > c ? 1.f : (s == c ? 0.5f : 0.f);
+    if (fn == FN_LOG) /* d ln max(s, c)/ds: 1/s above the floor, none below, as FN_FLOOR at the tie */
+        return s > c ? 1.f / s : (s == c ? 0.5f / c : 0.f);
     return 1.f;
 }
 

@@ -68,7 +68,8 @@ class GroupState:
         self.alive = torch.ones(self.m, dtype=torch.bool, device=dev)
         self.died_at = torch.full((self.m,), -1, dtype=torch.long, device=dev)
         self.coefs = coefficients(cfgs, dev)
-        self.table = (objective.table(variant, self.coefs.betas, self.coefs.params, self.steps)
+        self.table = (objective.table(variant, self.coefs.betas, self.coefs.params, self.steps,
+                                      recon_var=self.coefs.recon_var)
                       if objective.stated_by_terms(type(variant)) else None)
         data = np.stack([sample(c.dataset, c.n_train, stream_seed(c.seed, "data")) for c in cfgs])
         self.data = torch.from_numpy(data.reshape(-1, 2)).to(dev)  # model m's rows at m·n_train

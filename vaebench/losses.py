@@ -6,7 +6,8 @@ a sum over dimensions**:
 
 - reconstruction: ``Σ_j (x_j − x̂_j)² / (2σ²)`` with σ² = ``recon_var`` — the negative log-likelihood of a
   Gaussian decoder N(x̂, σ²I) without its constant ``(D/2)·log(2πσ²)``. The default σ² = 0.5 makes it
-  the plain sum of squared errors over the two coordinates (2 × the per-coordinate MSE).
+  the plain sum of squared errors over the two coordinates (2 × the per-coordinate MSE). In general
+  recon = D·MSE/(2σ²), MSE the batch's mean squared error per coordinate (:func:`recon_of_mse`).
 - KL: ``Σ_k ½(μ_k² + σ_k² − 1 − ln σ_k²)``, the closed form of KL(N(μ, σ²) ‖ N(0, 1)) summed over
   latent dimensions, in nats.
 - L2: ``λ·Σ w²`` over the weight matrices of encoder and decoder (added by the engine, not here). Biases
@@ -49,6 +50,12 @@ def gaussian_recon(x: Tensor, recon: Tensor, recon_var: Tensor) -> Tensor:
     # another over B cost 1.5× as much, with autograd, at the engine's sizes
     sse = (x - recon).square().sum((-2, -1))
     return sse / (x.shape[-2] * 2.0 * recon_var)
+
+
+def recon_of_mse(mse: Tensor | float, dim: int, recon_var: Tensor | float) -> Tensor | float:
+    """The reconstruction statistic (:func:`gaussian_recon`) of a mean squared error per coordinate
+    ``mse``: ``D·MSE/(2σ²)``, D = ``dim`` data coordinates, σ² = ``recon_var``."""
+    return dim * mse / (2.0 * recon_var)
 
 
 def gaussian_nll_constant(dim: int, recon_var: float) -> float:

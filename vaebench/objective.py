@@ -2,8 +2,9 @@
 
 A variant states its objective as :class:`Term` s, ``w · f(s)``, of the batch statistics of
 :mod:`vaebench.losses` (:data:`STATS`): the reconstruction, the KL (summed, or per latent dimension) and
-MMD² against prior samples, with ``f(s)`` = ``s``, ``|s − c|`` or ``max(s, c)`` and ``w``, ``c`` per model
-and step (β(t), a capacity schedule, a floor). Every route derives what it needs from that one statement:
+MMD² against prior samples, with ``f(s)`` = ``s``, ``|s − c|``, ``max(s, c)`` or ``ln max(s, c)`` and
+``w``, ``c`` per model and step (β(t), a capacity schedule, a floor). Every route derives what it needs
+from that one statement:
 
 - the PyTorch route computes the statistics from [M, B, …] tensors and the terms with :func:`evaluate`,
   and differentiates them with autograd (:meth:`vaebench.variants.base.Variant.loss` is that);
@@ -25,7 +26,7 @@ from torch import Tensor
 from vaebench.losses import gaussian_kl, gaussian_recon, kl_per_dim, mmd
 
 STATS = ("recon", "kl", "kl_dim", "mmd_rbf", "mmd_imq")  # the order of the C kernel's enums
-SHAPES = ("linear", "abs", "floor")
+SHAPES = ("linear", "abs", "floor", "log")  # the order of the C kernel's FN_ enum
 OUTPUTS = ("recon", "kl", "mmd", "total", "l2")  # what the fused step writes per model, in this order
 _STOCHASTIC = ("kl", "kl_dim")  # statistics of q(z|x)'s variance: stochastic encoders only
 
@@ -33,9 +34,11 @@ _STOCHASTIC = ("kl", "kl_dim")  # statistics of q(z|x)'s variance: stochastic en
 @dataclass(frozen=True)
 class Term:
     """``weight · f(stat)``, with ``f`` by ``shape``: "linear" ``s``, "abs" ``|s − at|``, "floor"
-    ``max(s, at)``. ``stat`` is one of :data:`STATS`: "recon" (:func:`~vaebench.losses.gaussian_recon`),
-    "kl" (:func:`~vaebench.losses.gaussian_kl`), "kl_dim" (:func:`~vaebench.losses.kl_per_dim`, ``f``
-    applied per dimension and summed), "mmd_rbf" / "mmd_imq" (:func:`~vaebench.losses.mmd` with that
+    ``max(s, at)``, "log" ``ln max(s, at)`` (``at`` > 0 is then the floor of the statistic inside the
+    logarithm, on the statistic's own scale: below it the term is constant and has no gradient). ``stat``
+    is one of :data:`STATS`: "recon" (:func:`~vaebench.losses.gaussian_recon`), "kl"
+    (:func:`~vaebench.losses.gaussian_kl`), "kl_dim" (:func:`~vaebench.losses.kl_per_dim`, ``f`` applied
+    per dimension and summed), "mmd_rbf" / "mmd_imq" (:func:`~vaebench.losses.mmd` with that
     kernel, against as many prior samples as the batch has points). ``weight`` and ``at``: numbers or
     tensors broadcastable to [steps, M]."""
 
@@ -48,12 +51,15 @@ class Term:
 @dataclass(frozen=True)
 class Coefficients:
     """What a variant's terms may depend on: ``beta`` [S, M] (β(t) of S steps), ``params`` (each [M]),
-    ``step`` [S, 1] (the steps' 0-based indices, as floats) and ``steps`` (the run length)."""
+    ``step`` [S, 1] (the steps' 0-based indices, as floats), ``steps`` (the run length) and ``recon_var``
+    [M] (σ² of the Gaussian decoder, which scales the "recon" statistic; None where the caller gave
+    none)."""
 
     beta: Tensor
     params: dict[str, Tensor]
     step: Tensor
     steps: int
+    recon_var: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -87,17 +93,25 @@ def stated_by_terms(cls: type) -> bool:
     return issubclass(owner("terms"), owner("loss"))
 
 
-def table(variant, beta: Tensor, params: dict[str, Tensor], steps: int, step: Tensor | None = None) -> Table:
+def table(variant, beta: Tensor, params: dict[str, Tensor], steps: int, step: Tensor | None = None,
+          recon_var: Tensor | None = None) -> Table:
     """Build the :class:`Table` of ``variant``'s terms for β(t) ``beta`` [S, M] (``step`` [S, 1] their
-    indices; default 0 … S−1), in ``beta``'s dtype. ValueError naming the variant on a malformed term."""
+    indices; default 0 … S−1; ``recon_var`` [M] the decoder's σ²), in ``beta``'s dtype. ValueError naming
+    the variant on a malformed term."""
     if step is None:
         step = torch.arange(beta.shape[0], dtype=beta.dtype, device=beta.device).unsqueeze(-1)
-    terms = list(variant.terms(Coefficients(beta, params, step.to(beta.dtype), steps)))
+    if recon_var is not None:
+        recon_var = recon_var.to(beta.dtype)
+    terms = list(variant.terms(Coefficients(beta, params, step.to(beta.dtype), steps, recon_var)))
     where = f"variant {variant.name!r}: terms"
     for term in terms:
         if term.stat not in STATS or term.shape not in SHAPES:
             raise ValueError(f"{where}: {term.stat!r}/{term.shape!r}; allowed statistics {list(STATS)}, "
                              f"shapes {list(SHAPES)}")
+        if term.shape == "log" and not bool((torch.as_tensor(term.at) > 0).all()):
+            low = torch.as_tensor(term.at, dtype=torch.float64).min().item()
+            raise ValueError(f"{where}: a 'log' term of {term.stat!r} needs its floor at > 0; "
+                             f"got at = {low!r}")
         if term.stat in _STOCHASTIC and not variant.stochastic:
             raise ValueError(f"{where}: {term.stat!r} needs a stochastic encoder (stochastic = True)")
     kernels = {t.stat for t in terms if t.stat.startswith("mmd")}
@@ -136,6 +150,8 @@ def _shape(name: str, s: Tensor, at: Tensor) -> Tensor:
         return (s - at).abs()
     if name == "floor":
         return torch.maximum(s, at)
+    if name == "log":
+        return torch.log(torch.maximum(s, at))
     return s
 
 

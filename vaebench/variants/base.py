@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from vaebench.objective import Coefficients, Term
 
 
+DATA_DIM = 2  # D: the coordinates of a data point x, the encoder's inputs and the decoder's outputs
+
+
 @dataclass(frozen=True)
 class NoParams:
     """A variant without parameters of its own."""
@@ -60,6 +63,11 @@ class Variant:
     stochastic: ClassVar[bool] = True  # encoder gives (μ, log σ²) and z is sampled; else z = μ
     needs_prior: ClassVar[bool] = False  # engine passes N(0, I) samples in LossInputs.prior
     reference: ClassVar[str] = ""
+    fits_recon_var: ClassVar[bool] = False
+    """True where the decoder's variance σ² is fitted to the data rather than fixed by
+    ``RunConfig.recon_var`` (σ-VAE): the evaluation then uses the fitted σ², the per-coordinate MSE of
+    decode(z) on the evaluation points (``recon_var_fitted``, :mod:`vaebench.metrics.suite`), for the
+    stored ELBO, IWAE and exact likelihoods. Training is unaffected (the objective states its own σ²)."""
 
     def terms(self, c: Coefficients) -> list[Term]:
         """The objective, stated once: its terms (:class:`vaebench.objective.Term`) of the standard
@@ -76,7 +84,7 @@ class Variant:
         from vaebench import objective
 
         step = torch.full((1, 1), float(inp.step), dtype=inp.beta.dtype, device=inp.beta.device)
-        tab = objective.table(self, inp.beta.unsqueeze(0), inp.params, inp.steps, step)
+        tab = objective.table(self, inp.beta.unsqueeze(0), inp.params, inp.steps, step, inp.recon_var)
         stats = objective.statistics(tab, inp.x, inp.recon, inp.mu, inp.logvar, inp.z, inp.prior,
                                      inp.recon_var)
         return objective.evaluate(tab, stats)
@@ -107,7 +115,7 @@ class Variant:
         encoder and decoder of ``cfg``'s shape. A reference with nothing to train has none."""
         from vaebench.model import Layout
 
-        return Layout.build(2, cfg.latent_dim, cfg.hidden, self.stochastic)
+        return Layout.build(DATA_DIM, cfg.latent_dim, cfg.hidden, self.stochastic)
 
     def module(self, cfg: RunConfig, flat: Tensor | None) -> nn.Module:
         """The trained model as a plain ``nn.Module`` built from one row of stacked parameters."""
