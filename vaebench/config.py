@@ -103,13 +103,13 @@ class RunConfig:
     params: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from vaebench.data import list_datasets
+        from vaebench.data import check_dataset
         from vaebench.losses import REDUCTIONS
         from vaebench.schedules import list_schedules
         from vaebench.variants import get_variant, list_variants
 
         put = object.__setattr__
-        put(self, "dataset", check_choice("dataset", self.dataset, list_datasets()))
+        put(self, "dataset", check_dataset(self.dataset))
         put(self, "n_train", check_int("n_train", self.n_train, 1, 10_000_000))
         put(self, "variant", check_choice("variant", self.variant, list_variants()))
         put(self, "latent_dim", check_int("latent_dim", self.latent_dim, 1, 64))

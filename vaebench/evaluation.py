@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaebench.data import quadrant, sample
+from vaebench.data import centre, evaluation_points, quadrant
 from vaebench.engine import TrainResult
 from vaebench.metrics import evaluate, nan_metrics
 from vaebench.seeding import stream_rng, stream_seed
@@ -25,14 +25,14 @@ def eval_arrays(result: TrainResult, n_eval: int = N_EVAL) -> dict[str, np.ndarr
     """Arrays of one run on its evaluation set: ``x`` [n, 2], ``quadrant`` [n] (int), ``mu``, ``logvar``,
     ``z`` [n, d], ``recon``, ``recon_mean``, ``generated`` [n, 2]; float32 except ``quadrant``."""
     cfg, model = result.config, result.model.cpu()
-    x = sample(cfg.dataset, n_eval, stream_seed(cfg.seed, "eval"))
+    x = evaluation_points(cfg.dataset, cfg.n_train, n_eval, cfg.seed)
     rng = stream_rng(cfg.seed, "metrics")
     xt = torch.from_numpy(x)
     mu, logvar = model.encode(xt)
     eps = torch.from_numpy(rng.standard_normal(mu.shape, dtype=np.float32))
     z = mu + torch.exp(0.5 * logvar) * eps if torch.isfinite(logvar).all() else mu
     prior = torch.from_numpy(rng.standard_normal(mu.shape, dtype=np.float32))
-    out = {"x": x, "quadrant": quadrant(x), "mu": mu, "logvar": logvar, "z": z,
+    out = {"x": x, "quadrant": quadrant(x, centre(cfg.dataset)), "mu": mu, "logvar": logvar, "z": z,
            "recon": model.decode(z), "recon_mean": model.decode(mu), "generated": model.decode(prior)}
     return {k: np.asarray(v, dtype=np.int64 if k == "quadrant" else np.float32) for k, v in out.items()}
 

@@ -43,7 +43,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vaebench.config import RunConfig, check_int, config_fields, show, show_key
+from vaebench.data import is_points_file, read_points, register_points
 
 MAX_RUNS = 100_000
 MAX_DEPTH = 8  # tables and lists nested deeper than this are refused (a grid needs 4: grid.params = [{...}])
@@ -195,7 +198,7 @@ class Grid:
 
     def __init__(self, study: Mapping[str, Any] | None = None, axes: Mapping[str, Any] | None = None,
                  subgrids: Mapping[str, Any] | None = None, *, source: str | None = None,
-                 default_name: str = "study"):
+                 default_name: str = "study", base_dir: str | Path | None = None):
         study = {} if study is None else study
         subgrids = {} if subgrids is None else subgrids
         for where, table in (("study", study), ("grid", axes), ("grids", subgrids)):
@@ -205,6 +208,9 @@ class Grid:
         if not isinstance(subgrids, Mapping):
             raise ValueError(f"grids = {_show(subgrids)}: must be a table of sub-grids ([grids.NAME])")
         self.source = source
+        self.base_dir = Path(base_dir) if base_dir is not None else Path()
+        self.points: dict[str, np.ndarray] = {}  # content id -> the points of a dataset file
+        self._paths: dict[str, str] = {}  # content id -> the path as the grid gives it
         self.settings = {"name": default_name, "n_eval": DEFAULT_N_EVAL, "description": ""}
         fields = config_fields()
         run_values: dict[str, Any] = {}
@@ -242,12 +248,33 @@ class Grid:
         seen: dict[str, RunConfig] = {}
         for g in grids:
             for kwargs in g.combinations(self.study):
+                if is_points_file(kwargs.get("dataset")):
+                    kwargs = {**kwargs, "dataset": self._points_file(kwargs["dataset"], g)}
                 try:
                     cfg = RunConfig(**kwargs)
                 except (ValueError, TypeError) as err:
                     raise ValueError(self._locate(str(err), g, kwargs)) from None
+                if cfg.dataset in self.points and cfg.n_train + self.n_eval > len(self.points[cfg.dataset]):
+                    where = g.where if "dataset" in g.fields else "study"
+                    raise ValueError(f"{where}.dataset = {self._paths[cfg.dataset]!r}: "
+                                     f"{len(self.points[cfg.dataset])} rows, fewer than n_train + n_eval = "
+                                     f"{cfg.n_train} + {self.n_eval} (each run draws its rows without "
+                                     f"replacement)")
                 seen.setdefault(run_id(cfg), cfg)
         return list(seen.values())
+
+    def _points_file(self, value: str, g: _Axes) -> str:
+        """A dataset file of the grid (relative to the grid file), read and checked once: its content id."""
+        path = Path(value) if Path(value).is_absolute() else self.base_dir / value
+        try:
+            points = read_points(path)
+        except ValueError as err:
+            where = g.where if "dataset" in g.fields else "study"
+            raise ValueError(f"{where}.{str(err).replace(repr(str(path)), repr(value), 1)}") from None
+        pid = register_points(points)
+        self.points[pid] = points
+        self._paths[pid] = value
+        return pid
 
     def _locate(self, message: str, g: _Axes, kwargs: dict) -> str:
         """Prefix a RunConfig message with where the offending key was set: the grid or [study]."""
@@ -269,7 +296,8 @@ class Grid:
         return False
 
     @classmethod
-    def from_dict(cls, data: Any, *, source: str | None = None, default_name: str = "study") -> Grid:
+    def from_dict(cls, data: Any, *, source: str | None = None, default_name: str = "study",
+                  base_dir: str | Path | None = None) -> Grid:
         """A Grid from a parsed grid file: ``{"study": {...}, "grid": {...}, "grids": {NAME: {...}}}``."""
         if not isinstance(data, Mapping):
             raise ValueError(f"grid = {_show(data)}: must be a table with [study], [grid] or [grids.NAME]")
@@ -282,7 +310,7 @@ class Grid:
             raise ValueError("grid file is empty: expected a [study] table and a [grid] or "
                              "[grids.NAME] table")
         return cls(data.get("study"), data.get("grid"), data.get("grids"), source=source,
-                   default_name=default_name)
+                   default_name=default_name, base_dir=base_dir)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Grid:
@@ -306,7 +334,7 @@ class Grid:
         except RecursionError:  # tomllib parses nested inline tables and arrays recursively
             raise ValueError(f"grid file = {str(path)!r}: tables or lists nested too deeply (a grid file "
                              f"needs at most 4 levels)") from None
-        return cls.from_dict(data, source=text, default_name=path.stem or "study")
+        return cls.from_dict(data, source=text, default_name=path.stem or "study", base_dir=path.parent)
 
     @property
     def name(self) -> str:

@@ -15,11 +15,11 @@ from torch import Tensor
 
 from vaebench import objective
 from vaebench.config import RunConfig
-from vaebench.data import sample
+from vaebench.data import training_points
 from vaebench.losses import batch_mean_l2
 from vaebench.model import Layout, init_flat, pad_index
 from vaebench.schedules import beta_table
-from vaebench.seeding import stream_rng, stream_seed
+from vaebench.seeding import stream_rng
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class GroupState:
         self.table = (objective.table(variant, self.coefs.betas, self.coefs.params, self.steps,
                                       recon_var=self.coefs.recon_var)
                       if objective.stated_by_terms(type(variant)) else None)
-        data = np.stack([sample(c.dataset, c.n_train, stream_seed(c.seed, "data")) for c in cfgs])
+        data = np.stack([training_points(c.dataset, c.n_train, c.seed) for c in cfgs])
         self.data = torch.from_numpy(data.reshape(-1, 2)).to(dev)  # model m's rows at m·n_train
         self.row0 = torch.arange(self.m, device=dev).unsqueeze(-1) * c0.n_train  # [M, 1]
         self._rows: Tensor | None = None

@@ -205,6 +205,7 @@ def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: st
             moved = store.quarantine(path)
             report.log(f"{path} is corrupted ({why}); moved to {moved.name}, its runs will train again")
         store.write_study(out, plan.meta(), plan.grid.source)
+        store.write_points(out, plan.grid.points)
         shards = [[pending[j] for j in s]
                   for s in plan_shards([plan.configs[i] for i in pending], plan.shard_size)]
         report.log(f"study {plan.grid.name!r}: {n_runs} runs, {n_stored} stored, {len(pending)} to train in "

@@ -5,6 +5,8 @@ Layout of a study directory ``DIR``::
     DIR/study.json                       the resolved grid: settings, the grid tables, every run's id and
                                          config (rewritten by each `run`; the latest grid)
     DIR/grid.toml                        the grid file as given (when the study came from a file)
+    DIR/data/<content id>.npy            a copy of each file of points the grid names (``points:`` ids,
+                                         :mod:`vaebench.data`), so the study holds the data it trained on
     DIR/results/part-<sha256:16>.parquet one per finished shard, the commit record of its runs; named by
                                          the sha256 of its own bytes, so a changed byte is detected
     DIR/runs/<run_id>/arrays.npz         evaluation arrays (x, quadrant, mu, logvar, z, recon,
@@ -47,6 +49,8 @@ from torch import nn
 
 from vaebench import integrity
 from vaebench.config import RunConfig, config_fields
+from vaebench.data import POINTS_PREFIX, points_id
+from vaebench.data import read_points as read_points_file
 
 BASE_COLUMNS = ["run_id", "status", "diverged_step", "reason"]
 RUN_COLUMNS = ["engine"]  # which engine path trained the run (optional: older parts lack it)
@@ -152,6 +156,26 @@ def write_study(out_dir: str | Path, meta: dict[str, Any], source: str | None) -
     if source is not None:
         atomic_write(out / "grid.toml", source.encode())
     atomic_write(out / "study.json", json.dumps(meta, indent=1).encode())
+
+
+def write_points(out_dir: str | Path, points: dict[str, np.ndarray]) -> None:
+    """Keep a copy of each file of points the study trains on, under its content id (written once)."""
+    for pid, arr in points.items():
+        path = Path(out_dir) / "data" / f"{pid.removeprefix(POINTS_PREFIX)}.npy"
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
+            atomic_write(path, buf.getvalue())
+
+
+def read_points(out_dir: str | Path, dataset: str) -> np.ndarray:
+    """The study's copy of the points of content id ``dataset``, checked against its id."""
+    path = Path(out_dir) / "data" / f"{dataset.removeprefix(POINTS_PREFIX)}.npy"
+    arr = read_points_file(path)
+    if points_id(arr) != dataset:
+        raise StudyError(f"{path}: its points do not match their content id {dataset!r} (edited or damaged)")
+    return arr
 
 
 def read_study(out_dir: str | Path) -> dict[str, Any] | None:
