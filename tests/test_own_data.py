@@ -156,7 +156,7 @@ def test_a_damaged_copy_is_named(tmp_path, points):
 def test_an_unknown_points_id_is_refused_where_it_is_used():
     with pytest.raises(ValueError, match="not loaded in this process"):
         data.training_points("points:" + "0" * 16, 10, 0)
-    with pytest.raises(ValueError, match=r"must be one of \[.*\] or a file of points"):
+    with pytest.raises(ValueError, match=r"must be one of \[.*\] or a .npy or .csv file"):
         vaebench.RunConfig(dataset="points:xyz")
 
 

@@ -103,13 +103,15 @@ class RunConfig:
     params: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from vaebench.data import check_dataset
+        from vaebench.data import is_dataset, list_datasets
         from vaebench.losses import REDUCTIONS
         from vaebench.schedules import list_schedules
         from vaebench.variants import get_variant, list_variants
 
         put = object.__setattr__
-        put(self, "dataset", check_dataset(self.dataset))
+        if not is_dataset(self.dataset):
+            _fail("dataset", self.dataset, f"must be one of {list_datasets()} or a .npy or .csv "
+                                           f"file")
         put(self, "n_train", check_int("n_train", self.n_train, 1, 10_000_000))
         put(self, "variant", check_choice("variant", self.variant, list_variants()))
         put(self, "latent_dim", check_int("latent_dim", self.latent_dim, 1, 64))

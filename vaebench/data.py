@@ -44,13 +44,10 @@ def list_datasets() -> list[str]:
     return sorted(DATASETS)
 
 
-def check_dataset(name: Any) -> str:
-    """``name`` if it names a registered sampler or is a points content id, else a ValueError naming the
-    allowed values (a file path is resolved by the grid file, :func:`read_points`)."""
-    if isinstance(name, str) and (name in DATASETS or _POINTS_ID.fullmatch(name)):
-        return name
-    raise ValueError(f"dataset = {name!r}: must be one of {list_datasets()} or a file of points "
-                     f"(a path ending in .npy or .csv, relative to the grid file)")
+def is_dataset(name: Any) -> bool:
+    """Whether ``name`` names a registered sampler or is a points content id (a file path is resolved to
+    its id by the grid file, :func:`read_points`)."""
+    return isinstance(name, str) and (name in DATASETS or _POINTS_ID.fullmatch(name) is not None)
 
 
 def is_points_file(value: Any) -> bool:
