@@ -83,10 +83,13 @@ def prior_measure(frame: pd.DataFrame) -> tuple[str, str, str]:
 
 
 def _numbers(frame: pd.DataFrame) -> tuple[list[tuple[str, str]], str]:
-    column, short, text = prior_measure(frame)
-    shown = [(column, short)] + [(col(r), s) for r, s in (("coverage", "cov"), ("boundary", "bnd"))
-                                 if col(r) in frame]
-    return shown, f"{short} = {text}"
+    """The (column, short label) pairs of the scatter titles and the words that explain them."""
+    shown = [(col(r), s) for r, s in (("coverage", "cov"), ("boundary", "bnd")) if col(r) in frame]
+    try:
+        column, short, text = prior_measure(frame)
+    except Skip:
+        return shown, "no distance of the latent to the prior stored"
+    return [(column, short)] + shown, f"{short} = {text}"
 
 
 def _table(cells: pd.DataFrame, keys: list[str], columns: Sequence[str], caption: str) -> Table:
