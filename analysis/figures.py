@@ -183,7 +183,7 @@ def fig_rate_distortion(inp: Inputs) -> FigureEntry:
                     & ~inp.ok["variant"].isin(["vae", "probit"])]["beta"]
     beta = others.mode().min() if len(others) else grid["beta"].min()  # the variants' working point
     main = main[main["schedule"].isin(["constant", "linear"])]
-    a = _rd_points(main, ["schedule", "beta", "l2"])
+    a = _rd_points(main, ["schedule", "beta", "l2"]).sort_values(["l2", "beta"])  # colours in λ order
     a = a.assign(panel="fixed against annealed β (vae, d = 2)", hue=[f"λ = {fmt(v)}" for v in a["l2"]],
                  style=[f"β = {fmt(b)}" for b in a["beta"]], hollow=a["schedule"].ne("constant"),
                  reference=False,

@@ -174,8 +174,8 @@ def training_curves_figure(history: pd.DataFrame, *, terms: Sequence[str] = ("re
     one column per term and one row per value of ``row``; colour by ``hue`` (colour-blind palette, in
     order of value), line style by ``style``; each line the geometric mean over the runs (seeds) with
     equal keys, with a ×/÷ one geometric sd band (the axes are logarithmic), at most ``max_points``
-    logged steps per line. ``history`` is tidy: one row per (run, logged step). Returns
-    len(rows) × len(terms) axes."""
+    logged steps per line. ``history`` is tidy: one row per (run, logged step). More than three rows are
+    laid out two groups of ``terms`` panels side by side. Returns len(rows) × len(terms) axes."""
     apply_theme()
     _need(history, ["step", row, hue, style, *terms], "history")
     rows = list(dict.fromkeys(history[row]))
@@ -189,8 +189,14 @@ def training_curves_figure(history: pd.DataFrame, *, terms: Sequence[str] = ("re
     for term in terms:  # geometric statistics: the axes are logarithmic
         data[term] = np.log10(np.clip(data[term].to_numpy(dtype=float), 1e-12, None))
     stats_ = data.groupby([row, hue, style, "step"], sort=True)[list(terms)].agg(["mean", "std"])
-    fig = Figure(figsize=(3.4 * len(terms) + 1.5, 2.2 * len(rows) + 0.5), layout="constrained")
-    axes = fig.subplots(len(rows), len(terms), squeeze=False)
+    per_line = 2 if len(rows) > 3 else 1  # panel groups side by side: a long list of rows stays short
+    n_lines = -(-len(rows) // per_line)
+    fig = Figure(figsize=(3.1 * len(terms) * per_line + 1.5, 2.0 * n_lines + 0.5), layout="constrained")
+    grid = fig.subplots(n_lines, len(terms) * per_line, squeeze=False)
+    axes = np.array([[grid[i // per_line, (i % per_line) * len(terms) + j] for j in range(len(terms))]
+                     for i in range(len(rows))])
+    for extra in grid.ravel()[len(rows) * len(terms):] if len(rows) % per_line else []:
+        extra.remove()
     for (r, h, st), part in stats_.groupby(level=[0, 1, 2], sort=False):
         i, x = rows.index(r), part.index.get_level_values("step")
         for j, term in enumerate(terms):
@@ -204,7 +210,7 @@ def training_curves_figure(history: pd.DataFrame, *, terms: Sequence[str] = ("re
             ax.set_yscale("log")
             ax.yaxis.set_major_locator(LogLocator(numticks=6))
             ax.yaxis.set_minor_locator(NullLocator())  # minor ticks on long log ranges cost seconds
-            ax.set(title=f"{r}: {term}", xlabel="step" if i == len(rows) - 1 else "", ylabel=term)
+            ax.set(title=f"{r}: {term}", xlabel="step" if i >= len(rows) - per_line else "", ylabel=term)
     names = {h: f"{greek(hue)} = {fmt(h) if isinstance(h, float) else h}" for h in hues}
     handles = [Line2D([], [], color=colours[h], label=names[h]) for h in hues]
     handles += [Line2D([], [], color="0.3", ls=dashes[s], label=str(s)) for s in styles]
