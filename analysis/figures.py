@@ -70,6 +70,9 @@ class Inputs:
     artifacts: Artifacts
     history: History
     bench: pd.DataFrame | None
+    # rows of Figs. 1 and 2 by latent size: (λ values, left-column β), e.g. a protocol's calibrated panels;
+    # a latent size not given takes the study's own (analysis.seed_figures.default_rows)
+    seed_rows: Mapping[int, tuple[Sequence[float], float]] | None = None
 
 
 def prior_measure(frame: pd.DataFrame) -> tuple[str, str, str]:
@@ -102,6 +105,7 @@ def fig_seed(inp: Inputs, d: int, rows: tuple[Sequence[float], float] | None = N
     runs = lambda_beta_runs(inp.ok, d)
     if runs.empty:
         raise Skip(f"no {d}-D fixed-β vae runs in the study")
+    rows = rows if rows is not None else (inp.seed_rows or {}).get(d)
     try:
         lambdas, beta = rows if rows is not None else default_rows(runs)
     except ValueError as err:
@@ -137,7 +141,8 @@ def fig_overview(inp: Inputs) -> FigureEntry:
         if runs.empty:
             continue
         try:
-            shown |= set(seed_cells(runs, *default_rows(runs))["run_id"])
+            rows = (inp.seed_rows or {}).get(d) or default_rows(runs)
+            shown |= set(seed_cells(runs, *rows)["run_id"])
         except ValueError:
             pass
         first = representative_runs(runs, ["l2", "beta"])

@@ -105,3 +105,22 @@ def test_prior_measure_prefers_the_exact_kl_and_never_the_moment_matched_one():
     with pytest.raises(Skip):
         prior_measure(frame[["mu_moment_kl"]])
     assert all("moment" not in c for c, _, _ in PRIOR_MEASURES)
+
+
+def test_figure_builders_take_the_rows_they_are_given():
+    from analysis.figures import Inputs, fig_overview, fig_seed
+
+    runs, arrays = _study()
+    runs = runs.assign(status="ok", variant="vae", schedule="constant", batch_size=128)
+    inp = Inputs(runs, runs, arrays.__getitem__, None, None)
+    default = fig_seed(inp, 2)
+    assert [r[1].text for r in default.table.rows] == ["0", "0", "0.0003", "0.0003", "0.001", "0.001",
+                                                       "0.002", "0.002"]  # the study's four smallest λ
+    inp.seed_rows = {2: ([1e-2, 3e-4], 0.01)}  # e.g. a protocol's calibrated panels
+    given = fig_seed(inp, 2)
+    assert [(r[0].text, r[1].text, r[2].text) for r in given.table.rows] == [
+        ("a", "0.0003", "0.01"), ("b", "0.0003", "0.1"), ("c", "0.01", "0.01"), ("d", "0.01", "0.1")]
+    # the overview draws exactly the cells the seed figure does not
+    other = fig_overview(inp)
+    assert sorted((r[1].text, r[2].text) for r in other.table.rows) == sorted(
+        [(lam, b) for lam in ("0", "0.001", "0.002") for b in ("0.01", "0.1")])
