@@ -68,11 +68,16 @@
     var s = scale(-reach, reach, w);
     axes(ctx, w, s, false);
     ctx.setLineDash([2, 3]);
-    [1, 2].forEach(function (r) { ctx.beginPath(); ctx.arc(s.x(0), s.y(0), r / (2 * reach) * w, 0, 2 * Math.PI); ctx.stroke(); });
-    ctx.setLineDash([]);
-    if (run.d === 1) {  // μ against a fixed jitter, as in Fig. 2
+    if (run.d === 1) {  // μ against a fixed jitter, as in Fig. 2; dotted: μ = 0, ±1, ±2 (the prior's σ)
+      [-2, -1, 0, 1, 2].forEach(function (v) { ctx.beginPath(); ctx.moveTo(s.x(v), 0); ctx.lineTo(s.x(v), w); ctx.stroke(); });
       mu = mu.map(function (p, i) { return [p[0], ((i * 0.6180339887) % 1) * 2 * reach / 3 - reach / 3]; });
+    } else {  // dotted: the prior's 1σ and 2σ circles
+      [1, 2].forEach(function (r) { ctx.beginPath(); ctx.arc(s.x(0), s.y(0), r / (2 * reach) * w, 0, 2 * Math.PI); ctx.stroke(); });
     }
+    ctx.setLineDash([]);
+    document.getElementById("ex-latent-caption").textContent = run.d === 1 ?
+      "latent μ(x) against jitter (dotted: μ = 0, ±1, ±2), coloured by input quadrant" :
+      "latent μ(x) (dotted: the prior's 1σ and 2σ circles), coloured by input quadrant";
     dots(ctx, mu.map(function (p) { return [p[0], p.length > 1 ? p[1] : 0]; }), s, colour);
     var sq = scale(-0.08, 1.08, w);
     ctx = document.getElementById("ex-recon-canvas").getContext("2d");

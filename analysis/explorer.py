@@ -107,7 +107,7 @@ def explorer_html(data: dict) -> str:
                        for key, text in (("config", "variant"), ("d", "latent size d"), ("beta", "β"),
                                          ("l2", "λ"), ("seed", "seed")))
     canvases = "".join(f'<figure><canvas id="ex-{key}-canvas" width="300" height="300"></canvas>'
-                       f"<figcaption>{html.escape(text)}</figcaption></figure>"
+                       f'<figcaption id="ex-{key}-caption">{html.escape(text)}</figcaption></figure>'
                        for key, text in (("latent", "latent μ(x), coloured by input quadrant"),
                                          ("recon", "reconstruction decode(z), z ~ q(z|x)"),
                                          ("generated", "generation decode(z'), z' ~ N(0, I)")))
