@@ -10,7 +10,7 @@ reason, never drawn empty.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -127,12 +127,14 @@ FIGURES: list[tuple[str, Callable[[Inputs], FigureEntry]]] = [
 
 def assemble(results: pd.DataFrame, *, artifacts: Artifacts, history: History, title: str,
              meta: list[tuple[str, str]] | None = None, bench: pd.DataFrame | None = None,
-             notes: list[str] | None = None) -> Report:
+             notes: list[str] | None = None,
+             seed_rows: Mapping[int, tuple[Sequence[float], float]] | None = None) -> Report:
     """The whole report from ``results`` (one row per run, every metric stored by the study) and the loaders
-    ``artifacts(run_id)`` and ``history(run_id)``; ``bench`` is a benchmark table or None."""
+    ``artifacts(run_id)`` and ``history(run_id)``; ``bench`` is a benchmark table or None; ``seed_rows``: the
+    rows of Figs. 1 and 2 by latent size, (λ values, left-column β), else the study's own."""
     results = mark_broken(results, artifacts, history)
     ok, diverged = split_status(results)
-    inp = Inputs(results, ok, artifacts, history, bench)
+    inp = Inputs(results, ok, artifacts, history, bench, seed_rows)
     report = Report(title=title, meta=list(meta or []), notes=list(notes or []))
     report.findings = compute_findings(results)
     report.results = results
