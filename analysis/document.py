@@ -52,7 +52,8 @@ class Report:
     """Everything the report shows. ``meta``: (label, value) pairs about the study; ``findings``: list of
     :class:`analysis.findings.Finding`; ``figures``; ``skipped``: (figure, why) for figures not drawn;
     ``tables``: further tables (the per-configuration table first); ``diverged``: the diverged runs;
-    ``notes``: method notes; ``results``: the results table the report was computed from."""
+    ``notes``: method notes; ``results``: the results table the report was computed from; ``explorer``: the
+    embedded data of the HTML page's explorer (:func:`analysis.explorer.explorer_data`) or None."""
 
     title: str
     meta: list[tuple[str, str]] = field(default_factory=list)
@@ -63,6 +64,50 @@ class Report:
     diverged: Table | None = None
     notes: list[str] = field(default_factory=list)
     results: pd.DataFrame | None = None  # the results table with the derived columns
+    explorer: dict | None = None  # analysis.explorer.explorer_data: every run, for the HTML page
+
+
+QUOTE_COLUMN = "seed's words"  # moved out of a finding's table into a caption
+LEADING_COLUMNS = ["verdict", "estimate (95% CI)"]  # what a reader looks for first
+
+
+def finding_layout(table: Table) -> tuple[Table, list[str]]:
+    """A finding's table as the report shows it: the verdict and the estimate first, the seed's words
+    taken out (returned apart, each once, for a caption) so that the table fits a page."""
+    cols = table.columns
+    keep = [c for c in LEADING_COLUMNS if c in cols] + [c for c in cols
+                                                        if c not in LEADING_COLUMNS and c != QUOTE_COLUMN]
+    index = [cols.index(c) for c in keep]
+    words = []
+    if QUOTE_COLUMN in cols:
+        q = cols.index(QUOTE_COLUMN)
+        words = list(dict.fromkeys(r[q].text for r in table.rows if r[q].text))
+    return Table(keep, [[r[i] for i in index] for r in table.rows], table.caption), words
+
+
+MAX_COLUMNS = 12  # wider tables are shown in parts that fit a 1400 px window
+
+
+def split_wide(table: Table, max_columns: int = MAX_COLUMNS) -> list[Table]:
+    """``table`` as parts of at most ``max_columns`` columns, each repeating its key columns (those before
+    the first "(95% CI)" column, else the first two), with the seed's words left out (each finding shows
+    them); a table that fits is returned whole."""
+    cols = [c for c in table.columns if c != QUOTE_COLUMN]
+    if len(cols) < len(table.columns):
+        table = Table(cols, [[r[table.columns.index(c)] for c in cols] for r in table.rows], table.caption)
+    if len(cols) <= max_columns:
+        return [table]
+    first = next((i for i, c in enumerate(cols) if "95% CI" in c), 2)
+    keys = list(range(min(first, max_columns // 2)))
+    rest = [i for i in range(len(cols)) if i not in keys]
+    step = max_columns - len(keys)
+    parts = []
+    for k in range(0, len(rest), step):
+        index = keys + rest[k:k + step]
+        caption = table.caption + (f" (part {k // step + 1} of {-(-len(rest) // step)})" if table.caption
+                                   else "")
+        parts.append(Table([cols[i] for i in index], [[r[i] for i in index] for r in table.rows], caption))
+    return parts
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:

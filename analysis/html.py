@@ -12,15 +12,26 @@ import base64
 import html
 import math
 
-from analysis.document import Report, Table
+from analysis.document import Report, Table, finding_layout, split_wide
+from analysis.explorer import explorer_html
 
 STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1200px;margin:2em auto;
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1340px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}h3{font-size:1.1em}
 img{max-width:100%;height:auto;border:1px solid #eee}
-table{border-collapse:collapse;font-size:.8em;margin:.5em 0 1.5em;display:block;overflow-x:auto}
+table{border-collapse:collapse;font-size:.8em;margin:.5em 0 1.5em;display:block;overflow-x:auto;
+max-width:100%}
 th,td{border:1px solid #ddd;padding:.2em .5em;text-align:right;white-space:nowrap}
+table.wrap td,table.wrap th{white-space:normal;max-width:22em}
+details.quote{margin:.2em 0 .4em;color:#444}details.quote summary{cursor:pointer;font-style:italic}
+blockquote{margin:.3em 1em;padding-left:.8em;border-left:3px solid #ccc}
+#explorer .ex-controls{display:flex;flex-wrap:wrap;gap:.6em 1.2em;margin:.5em 0}
+#explorer select{font-size:1em}#explorer .ex-run{font-family:monospace;font-size:.9em}
+#explorer .ex-body{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
+#explorer .ex-canvases{display:flex;flex-wrap:wrap;gap:.5em}#explorer figure{margin:0}
+#explorer canvas{border:1px solid #ccc}#explorer figcaption{font-size:.8em;color:#444;max-width:300px}
+#explorer table{display:table}#explorer th{cursor:default;text-align:left}
 th{background:#f3f3f3;cursor:pointer;user-select:none}th:hover{background:#e6e6e6}
 td:first-child,th:first-child{text-align:left}caption{caption-side:top;text-align:left;font-style:italic;
 padding:.3em 0}
@@ -60,13 +71,15 @@ def _key(key: float | str) -> str:
     return esc(key)
 
 
-def table_html(table: Table) -> str:
-    """A sortable HTML table; each cell carries its sort key in ``data-key``."""
+def table_html(table: Table, wrap: bool = False) -> str:
+    """A sortable HTML table; each cell carries its sort key in ``data-key``; ``wrap``: long cells wrap
+    (tables of text)."""
     head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(f'<td data-key="{_key(c.key)}">{esc(c.text)}</td>' for c in row) + "</tr>"
                    for row in table.rows)
     caption = f"<caption>{esc(table.caption)}</caption>" if table.caption else ""
-    return f'<table class="sortable">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    kind = "sortable wrap" if wrap else "sortable"
+    return f'<table class="{kind}">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _verdict(v: str) -> str:
@@ -89,7 +102,13 @@ def render_html(report: Report) -> str:
         title = getattr(f, "title", "") or f.claim
         parts += [f"<h3>{i}. {esc(title)} {_verdict(f.verdict)}</h3>", f"<p>{esc(f.sentence)}{see}</p>"]
         if getattr(f, "table", None) is not None:
-            parts.append(table_html(f.table))
+            table, words = finding_layout(f.table)
+            if words:
+                quotes = "".join(f"<blockquote>{esc(w)}</blockquote>" for w in words)
+                parts.append(f'<details class="quote"><summary>The seed\'s words</summary>{quotes}</details>')
+            parts.append(table_html(table, wrap=True))
+    if report.explorer is not None:
+        parts += ['<h2 id="explore">Explorer: every run</h2>', explorer_html(report.explorer)]
     parts.append("<h2>Figures</h2>")
     for i, fig in enumerate(report.figures, 1):
         data = base64.b64encode(fig.png).decode("ascii")
@@ -102,7 +121,7 @@ def render_html(report: Report) -> str:
         parts += ["<h3>Figures not drawn</h3>", "<ul>"]
         parts += [f"<li>{esc(n)}: {esc(w)}</li>" for n, w in report.skipped] + ["</ul>"]
     parts.append("<h2>Tables</h2>")
-    parts += [table_html(t) for t in report.tables]
+    parts += [table_html(part, wrap=True) for t in report.tables for part in split_wide(t)]
     parts.append("<h2>Diverged runs</h2>")
     parts.append(table_html(report.diverged) if report.diverged is not None else
                  "<p>None: every run finished.</p>")

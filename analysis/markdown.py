@@ -7,7 +7,7 @@ reads as an entity; table cells also escape "|".
 
 from __future__ import annotations
 
-from analysis.document import Report, Table
+from analysis.document import Report, Table, finding_layout
 
 
 def esc(text: object) -> str:
@@ -43,7 +43,12 @@ def render_markdown(report: Report) -> str:
         title = getattr(f, "title", "") or f.claim
         out += [f"### {i}. {esc(title)} — **{esc(f.verdict)}**", "", esc(f.sentence) + esc(see), ""]
         if getattr(f, "table", None) is not None:
-            out += [table_md(f.table)]
+            table, words = finding_layout(f.table)
+            out += [f"> The seed: {esc(w)}" for w in words] + ([""] if words else []) + [table_md(table)]
+    if report.explorer is not None:
+        out += ["## Explorer", "", f"Every run ({len(report.explorer['runs'])}) can be explored in "
+                "report.html (open it in a browser; it needs no network): choose variant, latent size, β, λ "
+                "and seed, and see the run's latent, reconstruction, generation and metrics.", ""]
     out += ["## Figures", ""]
     for i, fig in enumerate(report.figures, 1):
         out += [f"### Fig. {i}. {esc(fig.title)}", "", f"![{esc(fig.title)}]({fig.filename})", "",

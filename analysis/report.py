@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.resources
-import json
 import os
 import platform
 import sys
@@ -39,11 +38,10 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.assemble import assemble
-from analysis.document import Report
-from analysis.html import render_html
-from analysis.markdown import render_markdown
+from analysis.explorer import explorer_data
+from analysis.report_files import UserError, latest_bench_json, read_bench, write_report
 from analysis.study_time import route_table, study_table
-from analysis.tables import benchmark_table, split_status
+from analysis.tables import split_status
 from vaebench.timings import read_timings
 
 DEFAULT_GRID, QUICK_GRID, QUICK_N_EVAL = "seed-figures.toml", "smoke.toml", 1000
@@ -67,10 +65,6 @@ NOTES = [
     "diamond +0.6, Gaussian 0).",
     "Diverged runs are listed, never plotted or averaged.",
 ]
-
-
-class UserError(ValueError):
-    """A mistake in the command line: reported as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,53 +108,6 @@ def shipped_grid(name: str) -> Path:
     if installed.is_file():
         return Path(str(installed))
     raise UserError(f"grid {name!r}: not found in {repo.parent} nor in the installed vaebench/_grids")
-
-
-def latest_bench_json(roots: list[Path]) -> Path | None:
-    """The newest ``.benchmarks/**/*.json`` under any of ``roots``, or None."""
-    found = [p for r in roots for p in (r / ".benchmarks").glob("**/*.json") if p.is_file()]
-    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
-
-
-def read_bench(path: Path | None, explicit: bool) -> tuple[pd.DataFrame | None, str]:
-    """(benchmark table, where it came from) from a pytest-benchmark JSON file; a broken file the user
-    named is an error, a broken file found on its own is skipped with the reason."""
-    if path is None:
-        return None, "none found"
-    try:
-        return benchmark_table(json.loads(Path(path).read_text())), str(path)
-    except (OSError, ValueError, AttributeError, TypeError) as err:
-        if explicit:
-            raise UserError(f"--bench-json = {str(path)!r}: not a readable pytest-benchmark JSON "
-                            f"({err})") from None
-        return None, f"{path} unreadable ({err})"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def write_report(report: Report, out_dir: Path) -> list[Path]:
-    """Write the report's files into ``out_dir`` (created if needed) and return their paths. PNGs of
-    figures from an earlier report that this one does not draw are removed."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fig in report.figures:
-        _atomic_write(out_dir / fig.filename, fig.png)
-        written.append(out_dir / fig.filename)
-    for stale in out_dir.glob("fig[0-9]_*.png"):
-        if stale not in written:
-            stale.unlink()
-    results = report.results if report.results is not None else pd.DataFrame()
-    tmp = out_dir / f".results.parquet.tmp{os.getpid()}"
-    results.to_parquet(tmp, index=False)
-    os.replace(tmp, out_dir / "results.parquet")
-    _atomic_write(out_dir / "results.csv", results.to_csv(index=False).encode())
-    _atomic_write(out_dir / "report.md", render_markdown(report).encode())
-    _atomic_write(out_dir / "report.html", render_html(report).encode())
-    return written + [out_dir / n for n in ("results.parquet", "results.csv", "report.md", "report.html")]
 
 
 def _meta(results: pd.DataFrame, study: dict, study_dir: Path, grid: str, bench_from: str) -> list:
@@ -265,6 +212,7 @@ def run(args: argparse.Namespace) -> Path:
     for row in report.results[report.results["status"] == "broken"].itertuples():
         _log(f"run {row.run_id} left out: {row.reason}")
     report.tables += [study_table(results, read_timings(study_dir)), route_table(results)]
+    report.explorer = explorer_data(report.results, lambda rid: store.load_artifacts(study_dir, rid))
     write_report(report, out)
     _log(f"written to {out}/ (report.html, report.md, {len(report.figures)} figures, results.parquet, "
          f"results.csv)")

@@ -64,7 +64,7 @@ def _numbers(row: pd.Series, roles: Sequence[str]) -> str:
     return " · ".join(parts)
 
 
-def _quadrant_legend(fig: Figure) -> None:
+def quadrant_legend(fig: Figure) -> None:
     handles = [Line2D([], [], ls="", marker="o", ms=5, color=c, label=QUADRANTS[q][0])
                for q, c in enumerate(QUADRANT_COLORS)]
     fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False,
@@ -104,6 +104,34 @@ def _latent_panel(ax, mu: np.ndarray, colours: np.ndarray, lim: float, jitter: n
     ax.set(xlabel=names[0], ylabel=names[1])
 
 
+def latent_limit(runs: Sequence[Mapping[str, np.ndarray]]) -> float:
+    """Shared half-width of latent axes: ±max(3, 1.05 × the largest 99.5th percentile of |μ|) over the
+    runs whose latent is not collapsed (collapsed ones are zoomed on their own)."""
+    reach = [float(np.nanpercentile(np.abs(a["mu"]), 99.5)) for a in runs
+             if _spread(np.asarray(a["mu"], dtype=float)) >= ZOOM_BELOW]
+    return max([3.0] + [v * 1.05 for v in reach if np.isfinite(v)])
+
+
+def draw_pair(sub, a: Mapping[str, np.ndarray], lim: float, rng: np.random.Generator,
+              labels: bool = True) -> list:
+    """Draw one run into subfigure ``sub``: its encoder means μ(x) coloured by input quadrant (1-D: μ
+    against uniform jitter from ``rng``) beside its reconstruction decode(z) on the unit square. Returns
+    the two axes."""
+    colours = np.asarray(QUADRANT_COLORS)[np.asarray(a["quadrant"], dtype=int)]
+    mu = np.asarray(a["mu"], dtype=float)
+    jitter = rng.uniform(-1, 1, len(mu)) if mu.shape[1] == 1 else None
+    ax_latent, ax_recon = sub.subplots(1, 2)
+    _latent_panel(ax_latent, mu, colours, lim, jitter)
+    recon = np.asarray(a["recon"], dtype=float)
+    ax_recon.scatter(recon[:, 0], recon[:, 1], s=POINT_SIZE, c=colours, linewidths=0, rasterized=True)
+    _square(ax_recon)
+    ax_recon.set(xlabel="x̂₁", ylabel="x̂₂")
+    if not labels:
+        for ax in (ax_latent, ax_recon):
+            ax.set(xlabel="", ylabel="")
+    return [ax_latent, ax_recon]
+
+
 def latent_grid_figure(cells: pd.DataFrame, arrays: Arrays, *, row: str = "l2", col_key: str = "beta",
                        title: str = "", numbers: Sequence[str] = ("gauss_effect", "coverage", "boundary"),
                        jitter_seed: int = 0) -> Figure:
@@ -120,54 +148,50 @@ def latent_grid_figure(cells: pd.DataFrame, arrays: Arrays, *, row: str = "l2", 
     rows, cols = _levels(cells[row]), _levels(cells[col_key])
     fig = Figure(figsize=(3.3 * len(cols), 1.9 * len(rows) + 0.9), layout="constrained")
     subfigs = np.atleast_2d(fig.subfigures(len(rows), len(cols), wspace=0.04, hspace=0.02))
-    reach = [float(np.nanpercentile(np.abs(arrays[r]["mu"]), 99.5)) for r in cells["run_id"]
-             if _spread(np.asarray(arrays[r]["mu"], dtype=float)) >= ZOOM_BELOW]
-    lim = max([3.0] + [v * 1.05 for v in reach if np.isfinite(v)])
+    lim = latent_limit([arrays[r] for r in cells["run_id"]])
     rng = np.random.default_rng(jitter_seed)
     for _, cell in cells.iterrows():
         sub = subfigs[rows.index(cell[row]), cols.index(cell[col_key])]
-        a = arrays[cell["run_id"]]
-        colours = np.asarray(QUADRANT_COLORS)[np.asarray(a["quadrant"], dtype=int)]
-        mu = np.asarray(a["mu"], dtype=float)
-        jitter = rng.uniform(-1, 1, len(mu)) if mu.shape[1] == 1 else None
-        ax_latent, ax_recon = sub.subplots(1, 2)
-        _latent_panel(ax_latent, mu, colours, lim, jitter)
-        recon = np.asarray(a["recon"], dtype=float)
-        ax_recon.scatter(recon[:, 0], recon[:, 1], s=POINT_SIZE, c=colours, linewidths=0, rasterized=True)
-        _square(ax_recon)
-        ax_recon.set(xlabel="x̂₁", ylabel="x̂₂")
+        draw_pair(sub, arrays[cell["run_id"]], lim, rng)
         seed = f", seed {int(cell['seed'])}" if "seed" in cell else ""
         sub.suptitle(f"{_cell_title(cell, [row, col_key])}{seed}\n{_numbers(cell, numbers)}", fontsize=7.5)
-    _quadrant_legend(fig)
+    quadrant_legend(fig)
     if title:
         fig.suptitle(title)
     return fig
 
 
-def generation_figure(cells: pd.DataFrame, arrays: Arrays, *, row: str = "l2", col_key: str = "beta",
-                      title: str = "", numbers: Sequence[str] = ("gen_coverage", "gen_boundary")) -> Figure:
+def wrap_columns(n: int, widest: int = 7, narrowest: int = 3) -> int:
+    """Columns of a wrapped facet layout of ``n`` panels with no empty position where one exists: the
+    widest count in [narrowest, widest] that divides ``n``, else the one that leaves the fewest empty."""
+    if n <= widest:
+        return max(n, 1)
+    return min(range(widest, narrowest - 1, -1), key=lambda c: (-n % c, -c))
+
+
+def generation_figure(cells: pd.DataFrame, arrays: Arrays, *, keys: Sequence[str] = ("l2", "beta"),
+                      title: str = "", numbers: Sequence[str] = ("gen_coverage", "gen_boundary"),
+                      ncols: int | None = None) -> Figure:
     """Decoded prior samples decode(z'), z' ~ N(0, I), against the unit square (the data's support,
-    shaded): one panel per row of ``cells`` at (``row``, ``col_key``), titled with the metric
-    ``numbers``. Generation, not reconstruction: no input, so no quadrant colours. One axis per cell."""
+    shaded): one panel per row of ``cells`` in their order, wrapped into ``ncols`` columns (default
+    :func:`wrap_columns`: no empty position where the count allows), titled with the ``keys`` and the
+    metric ``numbers``. Generation, not reconstruction: no input, so no quadrant colours. One axis per
+    cell."""
     apply_theme()
     if cells.empty:
         raise ValueError("cells: empty table; need at least one run to draw")
-    rows, cols = _levels(cells[row]), _levels(cells[col_key])
-    fig = Figure(figsize=(2.1 * len(cols) + 0.3, 2.3 * len(rows) + 0.5), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(len(rows), len(cols), squeeze=False))
-    used = set()
-    for _, cell in cells.iterrows():
-        i, j = rows.index(cell[row]), cols.index(cell[col_key])
-        ax = axes[i, j]
-        used.add((i, j))
+    ncols = ncols or wrap_columns(len(cells))
+    nrows = -(-len(cells) // ncols)
+    fig = Figure(figsize=(1.75 * ncols + 0.3, 2.0 * nrows + 0.5), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, (_, cell) in zip(axes, cells.iterrows(), strict=False):
         gen = np.asarray(arrays[cell["run_id"]]["generated"], dtype=float)
         _square(ax, filled=True)
         ax.scatter(gen[:, 0], gen[:, 1], s=POINT_SIZE, c=GENERATED_COLOR, linewidths=0, rasterized=True)
-        ax.set_title(f"{_cell_title(cell, [row, col_key])}\n{_numbers(cell, numbers)}", fontsize=7)
-    for i in range(len(rows)):
-        for j in range(len(cols)):
-            if (i, j) not in used:
-                axes[i, j].remove()
+        ax.set(xticklabels=[], yticklabels=[])
+        ax.set_title(f"{_cell_title(cell, keys)}\n{_numbers(cell, numbers)}", fontsize=6.5)
+    for ax in axes[len(cells):]:
+        ax.remove()
     if title:
         fig.suptitle(title)
     return fig

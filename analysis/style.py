@@ -59,6 +59,20 @@ def fmt(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+def fmt_short(value: float, digits: int = 2) -> str:
+    """``value`` in as few characters as ``digits`` significant digits allow: "0.93", "12", "1.3e-4"
+    (scientific below 0.01 and from 10⁴, exponent without padding); "" for NaN."""
+    value = float(value)
+    if math.isnan(value):
+        return ""
+    if value == 0 or math.isinf(value):
+        return fmt(value)
+    if 0.01 <= abs(value) < 1e4:
+        return f"{value:.{digits}g}"
+    mantissa, exponent = f"{value:.{max(digits - 1, 0)}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def fmt_p(p: float, name: str = "p") -> str:
     """A p-value as an expression: "p = 0.032", "p < 1e-4" (below 1e-4), "p = n/a" for NaN."""
     if p is None or math.isnan(float(p)):

@@ -24,6 +24,7 @@ from analysis.style import (
     apply_theme,
     categorical_palette,
     fmt,
+    fmt_short,
     greek,
 )
 from analysis.tables import label
@@ -37,43 +38,55 @@ def _need(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
         raise ValueError(f"{name}: empty table; nothing to draw")
 
 
+def _annotation(mean: float, half: float, n: int) -> str:
+    if not np.isfinite(mean):
+        return ""
+    return f"{fmt_short(mean, 2)}\n" + (f"±{fmt_short(half, 1)}" if np.isfinite(half) else f"n = {n}")
+
+
 def heatmap_figure(summary: pd.DataFrame, metrics: Sequence[str], *, row: str = "l2", col: str = "beta",
                    facet: str = "latent_dim", title: str = "") -> Figure:
-    """Heatmaps of seed-averaged ``metrics`` over (``row``, ``col``), one row of panels per metric and
-    one column per value of ``facet``. ``summary`` is tidy (:func:`analysis.tables.seed_summary`: the
-    keys, ``metric``, ``mean``, ``lo``, ``hi``, ``n``); each cell shows the mean and ± the half-width of its
-    95% t-interval ("n = 1" where only one seed has a value; blank where none has). A metric's panels
-    share one colour scale (viridis) and one colour bar. Returns a Figure with len(metrics) × n_facets
-    heatmap axes plus one colour-bar axis per metric."""
+    """Heatmaps of seed-averaged ``metrics`` over (``row``, ``col``): one column of panels per metric,
+    one row per value of ``facet`` (largest first), each panel as tall as its number of ``row`` values.
+    ``row`` and ``col`` are categories: evenly spaced, only the values the facet has. ``summary`` is tidy
+    (:func:`analysis.tables.seed_summary`: the keys, ``metric``, ``mean``, ``lo``, ``hi``, ``n``); each
+    cell shows the mean (2 significant digits) over ± the half-width of its 95% t-interval (1 digit;
+    "n = 1" where only one seed has a value; blank where none has). A metric's panels share one colour
+    scale (viridis) and one horizontal colour bar below them. Returns a Figure with len(metrics) ×
+    n_facets heatmap axes plus one colour-bar axis per metric."""
     apply_theme()
     _need(summary, [row, col, facet, "metric", "mean", "lo", "hi"], "summary")
     metrics = [m for m in metrics if (summary["metric"] == m).any()]
     if not metrics:
         raise ValueError("metrics: none of them is in the summary")
     facets = sorted(summary[facet].unique(), reverse=True)
-    n_rows, n_cols = len(metrics), len(facets)
-    fig = Figure(figsize=(2.5 * n_cols + 0.9, 1.9 * n_rows + 0.6), layout="constrained")
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    for i, metric in enumerate(metrics):
+    heights = [summary.loc[summary[facet] == v, row].nunique() for v in facets]
+    widths = max(summary.loc[summary[facet] == v, col].nunique() for v in facets)
+    fig = Figure(figsize=(len(metrics) * (0.47 * widths + 0.55) + 0.3, 0.3 * sum(heights) + 1.2 * len(facets)
+                          + 0.9), layout="constrained")
+    axes = fig.subplots(len(facets), len(metrics), squeeze=False,
+                        gridspec_kw={"height_ratios": [h + 2.5 for h in heights]})
+    for j, metric in enumerate(metrics):
         part = summary[summary["metric"] == metric]
         finite = part["mean"][np.isfinite(part["mean"])]
         vmin, vmax = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
-        for j, value in enumerate(facets):
+        for i, value in enumerate(facets):
             cell = part[part[facet] == value]
             means = cell.pivot_table(index=row, columns=col, values="mean", dropna=False)
-            halves = ((cell["hi"] - cell["lo"]) / 2).to_numpy()
-            text = cell.assign(text=[f"{fmt(m)}\n" + (f"±{fmt(h, 2)}" if np.isfinite(h) else f"n = {n}")
-                                     for m, h, n in zip(cell["mean"], halves, cell["n"], strict=True)])
+            text = cell.assign(text=[_annotation(m, (h - lo) / 2, n) for m, lo, h, n in
+                                     zip(cell["mean"], cell["lo"], cell["hi"], cell["n"], strict=True)])
             annot = text.pivot_table(index=row, columns=col, values="text", aggfunc="first").reindex(
-                index=means.index, columns=means.columns)
+                index=means.index, columns=means.columns).fillna("")
             ax = axes[i, j]
+            last = i == len(facets) - 1
             sns.heatmap(means, ax=ax, cmap=SEQUENTIAL_CMAP, vmin=vmin, vmax=vmax, annot=annot.to_numpy(),
-                        fmt="", annot_kws={"fontsize": 6.5}, cbar=j == n_cols - 1, linewidths=0.5,
-                        cbar_kws={"label": label(metric)} if j == n_cols - 1 else None)
+                        fmt="", annot_kws={"fontsize": 6}, cbar=last, linewidths=0.5, square=False,
+                        cbar_kws={"orientation": "horizontal", "shrink": 0.8, "pad": 0.12} if last else None)
             ax.set(xlabel=greek(col), ylabel=greek(row) if j == 0 else "",
                    title=f"{label(metric)}, {greek(facet)} = {value}")
-            ax.set_xticklabels([fmt(float(t.get_text())) for t in ax.get_xticklabels()])
-            ax.set_yticklabels([fmt(float(t.get_text())) for t in ax.get_yticklabels()], rotation=0)
+            ax.set_xticklabels([fmt(float(t.get_text())) for t in ax.get_xticklabels()], fontsize=6.5)
+            ax.set_yticklabels([fmt(float(t.get_text())) for t in ax.get_yticklabels()], rotation=0,
+                               fontsize=6.5)
     if title:
         fig.suptitle(title)
     return fig
@@ -86,10 +99,11 @@ def _rd_panel(ax, part: pd.DataFrame, hue: str, style: str, text: str, legend_ho
     colours = dict(zip(hues, categorical_palette(len(hues)), strict=True))
     markers = {st: MARKERS[i % len(MARKERS)] for i, st in enumerate(styles)}
     finite = part["kl"][np.isfinite(part["kl"])]
-    top = (finite.max() if len(finite) else 1.0) * 1.15 + 0.3
+    strip = (finite.max() if len(finite) else 1.0) * 1.15 + 0.3  # the height of "KL = ∞"
+    infinite = ~np.isfinite(part["kl"].to_numpy(dtype=float))
     for _, p in part.iterrows():
         ref, hollow = bool(p["reference"]), bool(p["hollow"])
-        x, y = max(float(p["mse"]), floor), float(p["kl"]) if np.isfinite(p["kl"]) else top
+        x, y = max(float(p["mse"]), floor), float(p["kl"]) if np.isfinite(p["kl"]) else strip
         marker = "*" if ref else markers[p[style]]
         colour = REFERENCE_COLOR if ref else colours[p[hue]]
         if not ref and "kl_min" in p and np.isfinite(p["kl_min"]) and np.isfinite(p["kl"]):
@@ -98,20 +112,29 @@ def _rd_panel(ax, part: pd.DataFrame, hue: str, style: str, text: str, legend_ho
                         zorder=2)
         ax.scatter([x], [y], marker=marker, s=150 if ref else 34, facecolor="none" if hollow else colour,
                    edgecolor=colour if hollow else "k", linewidths=1.2 if hollow else 0.4, zorder=3)
-        if isinstance(p.get(text), str) and p[text]:
-            ax.annotate(p[text], (x, y), xytext=(6, -10), textcoords="offset points", fontsize=6.5,
-                        color=REFERENCE_COLOR if ref else "0.2")
-    if (~np.isfinite(part["kl"])).any():
-        ax.axhline(top * 0.9, color="0.6", lw=0.6, ls="--")
-        ax.text(0.99, top * 0.91, "KL = ∞ (deterministic encoder)", transform=ax.get_yaxis_transform(),
-                fontsize=6.5, va="bottom", ha="right", color="0.35")
+        if isinstance(p.get(text), str) and p[text]:  # above the point: clear of the axes and the strip
+            ax.annotate(p[text], (x, y), xytext=(0, 9), textcoords="offset points", fontsize=6.5,
+                        ha="left", va="bottom", color=REFERENCE_COLOR if ref else "0.2")
+    top = strip * 1.12 if infinite.any() else strip
+    if infinite.any():
+        ax.axhspan(strip * 0.96, strip * 1.04, color="0.9", zorder=0)
+        ax.axhline(strip, color="0.6", lw=0.6, ls="--", zorder=1)
+        ax.text(0.99, strip * 0.95, "KL = ∞ (deterministic encoder)", transform=ax.get_yaxis_transform(),
+                fontsize=6.5, va="top", ha="right", color="0.35")
     ax.set_xscale("log")
-    ax.set_ylim(bottom=-0.05 * top, top=top * 1.08)
+    xs = np.maximum(part["mse"].to_numpy(dtype=float), floor)
+    if np.isfinite(xs).any():  # a margin either side: no marker or label sits on the frame
+        ax.set_xlim(np.nanmin(xs) / 3, np.nanmax(xs) * 3)
+    ax.set_ylim(bottom=-0.05 * strip, top=top)
     handles = [Line2D([], [], ls="", marker="o", color=colours[h], label=str(h)) for h in hues]
-    handles += [Line2D([], [], ls="", marker=markers[st], color="0.45", label=str(st)) for st in styles]
+    if len(styles) > 1:  # one style says nothing: no legend entry without a distinction
+        handles += [Line2D([], [], ls="", marker=markers[st], color="0.45", label=str(st)) for st in styles]
     if part["hollow"].any() and not part["hollow"].all():
         handles += [Line2D([], [], ls="", marker="o", mfc=c, mec="0.3", label=lab)
                     for c, lab in zip(("0.3", "white"), legend_hollow, strict=True)]
+    if part["reference"].any():
+        handles.append(Line2D([], [], ls="", marker="*", ms=9, color=REFERENCE_COLOR,
+                              label="probit reference"))
     ax.legend(handles=handles, fontsize=6.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
 
 
@@ -151,8 +174,8 @@ def training_curves_figure(history: pd.DataFrame, *, terms: Sequence[str] = ("re
     one column per term and one row per value of ``row``; colour by ``hue`` (colour-blind palette, in
     order of value), line style by ``style``; each line the geometric mean over the runs (seeds) with
     equal keys, with a ×/÷ one geometric sd band (the axes are logarithmic), at most ``max_points``
-    logged steps per line. ``history`` is tidy: one row per (run, logged step). Returns
-    len(rows) × len(terms) axes."""
+    logged steps per line. ``history`` is tidy: one row per (run, logged step). More than three rows are
+    laid out two groups of ``terms`` panels side by side. Returns len(rows) × len(terms) axes."""
     apply_theme()
     _need(history, ["step", row, hue, style, *terms], "history")
     rows = list(dict.fromkeys(history[row]))
@@ -166,8 +189,14 @@ def training_curves_figure(history: pd.DataFrame, *, terms: Sequence[str] = ("re
     for term in terms:  # geometric statistics: the axes are logarithmic
         data[term] = np.log10(np.clip(data[term].to_numpy(dtype=float), 1e-12, None))
     stats_ = data.groupby([row, hue, style, "step"], sort=True)[list(terms)].agg(["mean", "std"])
-    fig = Figure(figsize=(3.4 * len(terms) + 1.5, 2.2 * len(rows) + 0.5), layout="constrained")
-    axes = fig.subplots(len(rows), len(terms), squeeze=False)
+    per_line = 2 if len(rows) > 3 else 1  # panel groups side by side: a long list of rows stays short
+    n_lines = -(-len(rows) // per_line)
+    fig = Figure(figsize=(3.1 * len(terms) * per_line + 1.5, 2.0 * n_lines + 0.5), layout="constrained")
+    grid = fig.subplots(n_lines, len(terms) * per_line, squeeze=False)
+    axes = np.array([[grid[i // per_line, (i % per_line) * len(terms) + j] for j in range(len(terms))]
+                     for i in range(len(rows))])
+    for extra in grid.ravel()[len(rows) * len(terms):] if len(rows) % per_line else []:
+        extra.remove()
     for (r, h, st), part in stats_.groupby(level=[0, 1, 2], sort=False):
         i, x = rows.index(r), part.index.get_level_values("step")
         for j, term in enumerate(terms):
@@ -181,7 +210,7 @@ def training_curves_figure(history: pd.DataFrame, *, terms: Sequence[str] = ("re
             ax.set_yscale("log")
             ax.yaxis.set_major_locator(LogLocator(numticks=6))
             ax.yaxis.set_minor_locator(NullLocator())  # minor ticks on long log ranges cost seconds
-            ax.set(title=f"{r}: {term}", xlabel="step" if i == len(rows) - 1 else "", ylabel=term)
+            ax.set(title=f"{r}: {term}", xlabel="step" if i >= len(rows) - per_line else "", ylabel=term)
     names = {h: f"{greek(hue)} = {fmt(h) if isinstance(h, float) else h}" for h in hues}
     handles = [Line2D([], [], color=colours[h], label=names[h]) for h in hues]
     handles += [Line2D([], [], color="0.3", ls=dashes[s], label=str(s)) for s in styles]

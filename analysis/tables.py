@@ -87,6 +87,8 @@ LABELS: dict[str, str] = {
     "recon_edge_low": "edge cov. near 0",
     "recon_edge_high": "edge cov. near 1",
     "curve_length": "curve length",
+    "z_energy_distance": "ℰ(q(z), N(0, I))",
+    "exact_marginal_kl": "KL(q(z) ‖ N(0, I))",
     "beta": "β", "l2": "λ", "l2_times_batch": "λ·B", "latent_dim": "d", "n": "n seeds",
 }
 

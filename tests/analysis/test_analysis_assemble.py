@@ -73,8 +73,8 @@ def test_diverged_runs_listed_never_loaded_or_plotted(built):
 def test_figures_drawn_and_skipped_with_reasons(built):
     _, _, rep = built
     assert [f.key for f in rep.figures] == ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6"]
-    assert [name for name, _ in rep.skipped] == ["Fig. 7 (throughput)"]
-    assert "benchmark" in rep.skipped[0][1]
+    assert [name for name, _ in rep.skipped] == ["The other cells", "Fig. 7 (throughput)"]
+    assert "draw every fixed-β cell" in rep.skipped[0][1] and "benchmark" in rep.skipped[1][1]
     assert all(f.png[:4] == b"\x89PNG" for f in rep.figures)
 
 

@@ -4,6 +4,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
@@ -90,7 +91,30 @@ def test_heatmap_figure_axes_and_annotations():
     row = summary[(summary.metric == "mse") & (summary.latent_dim == 2) & (summary.l2 == 0.0)
                   & (summary.beta == 0.01)].iloc[0]
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert f"{row['mean']:.3g}\n±{(row['hi'] - row['lo']) / 2:.2g}" in texts
+    assert f"{row['mean']:.2g}\n±{(row['hi'] - row['lo']) / 2:.1g}" in texts  # 2 digits, then 1
+
+
+LAMBDAS = (0, 2e-4, 3e-4, 4e-4, 6e-4, 1e-3, 2e-3, 1e-2)  # unevenly spaced, as the default study's
+
+
+def test_heatmap_annotations_and_ticks_do_not_overlap():
+    rng = np.random.default_rng(3)
+    rows = [{"run_id": f"r{i}", "status": "ok", "latent_dim": 2, "l2": lam, "beta": b, "seed": s,
+             "mse": 1e-4 * rng.random() + 1.23e-4}
+            for i, (lam, b, s) in enumerate((lam, b, s) for lam in LAMBDAS for b in (0.003, 0.01, 0.03, 0.1)
+                                            for s in range(3))]
+    summary = seed_summary(pd.DataFrame(rows), ["mse"], by=["latent_dim", "l2", "beta"])
+    fig = heatmap_figure(summary, ["mse"])
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    for group in (ax.texts, ax.get_yticklabels(), ax.get_xticklabels()):
+        boxes = [t.get_window_extent(renderer) for t in group if t.get_text()]
+        assert len(boxes) > 3
+        for i, a in enumerate(boxes):
+            assert not any(a.overlaps(b) for b in boxes[i + 1:]), [t.get_text() for t in group]
+    ticks = ax.get_yticks()  # categorical: evenly spaced, whatever the λ values
+    np.testing.assert_allclose(np.diff(ticks), 1.0)
     with pytest.raises(ValueError, match="none of them"):
         heatmap_figure(summary, ["absent"])
 
@@ -103,12 +127,26 @@ def test_rate_distortion_figure_marks_reference_and_infinite_rate():
         {"panel": "b", "hue": "ae", "style": "constant", "mse": 0.001, "kl": np.nan},
         {"panel": "b", "hue": "probit", "style": "constant", "mse": 1e-14, "kl": np.nan, "reference": True,
          "text": "probit reference"}])
+    points.loc[len(points)] = {"panel": "b", "hue": "vae", "style": "constant", "mse": 0.01, "kl": 3.0}
     fig = rate_distortion_figure(points)
     assert len(fig.axes) == 2
     ax_b = fig.axes[1]
     assert any("KL = ∞" in t.get_text() for t in ax_b.texts)
-    assert any(t.get_text() == "probit reference" for t in ax_b.texts)
     assert ax_b.get_xscale() == "log"
+    # the deterministic encoders sit on the "KL = ∞" line, above every finite rate
+    strip = [ln.get_ydata()[0] for ln in ax_b.lines if ln.get_linestyle() == "--"]
+    heights = [c.get_offsets()[0][1] for c in ax_b.collections if len(c.get_offsets()) == 1]
+    assert len(strip) == 1 and sorted(heights)[-2:] == [strip[0], strip[0]] and sorted(heights)[0] == 3.0
+    assert ax_b.get_ylim()[1] > strip[0]
+    # the reference's label lies inside the axes; a legend entry for every distinction drawn, none other
+    FigureCanvasAgg(fig).draw()
+    label = next(t for t in ax_b.texts if t.get_text() == "probit reference")
+    assert ax_b.get_window_extent().contains(*label.get_window_extent().p0)
+    assert ax_b.get_window_extent().contains(*label.get_window_extent().p1)
+    names = [t.get_text() for t in ax_b.get_legend().get_texts()]
+    assert "constant" not in names and {"ae", "vae"} <= set(names)  # one style in panel b: no entry
+    names_a = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert {"constant", "linear"} <= set(names_a)
     png_bytes(fig)
 
 

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from analysis.document import Cell, FigureEntry, Report, Table, table_from_frame, value_cell
+from analysis.document import Cell, FigureEntry, Report, Table, split_wide, table_from_frame, value_cell
 from analysis.findings import Finding
 from analysis.html import render_html, table_html
 from analysis.markdown import render_markdown
@@ -67,3 +67,46 @@ def test_markdown_is_inert_and_links_figures():
     assert "## Findings" in md and "**supported**" in md
     row = [line for line in md.splitlines() if line.startswith("| \\<script")][0]
     assert row.count(" | ") == 1  # one separator between two cells: no stray pipes from the content
+
+
+FINDING_COLUMNS = ["seed's words", "cells", "metric", "estimate (95% CI)", "n", "verdict"]
+
+
+def _finding(words=EVIL):
+    rows = [[Cell(words, ""), Cell("d = 2", ""), Cell("mse", "mse"), Cell("0.5 [0.4, 0.6]", 0.5),
+             Cell("16", 16), Cell("supported", "supported")],
+            [Cell("", ""), Cell("d = 1", ""), Cell("mse", "mse"), Cell("0.7 [0.6, 0.8]", 0.7),
+             Cell("16", 16), Cell("", "")]]
+    return Finding("k", "claim", "supported", "sentence", [], "fig1", table=Table(FINDING_COLUMNS, rows))
+
+
+def test_findings_lead_with_verdict_and_estimate_and_fold_the_seeds_words():
+    report = _report("plain")
+    report.findings = [_finding()]
+    page = render_html(report)
+    table = page.split('<details class="quote">', 1)[1]
+    quote, rest = table.split("</details>", 1)
+    assert "&lt;script&gt;alert" in quote and "<script>alert" not in quote  # the words, escaped, folded
+    head = re.search(r"<thead><tr>(.*?)</tr></thead>", rest).group(1)
+    assert re.findall(r"<th>(.*?)</th>", head) == ["verdict", "estimate (95% CI)", "cells", "metric", "n"]
+    first_row = re.search(r"<tbody><tr>(.*?)</tr>", rest).group(1)
+    assert re.findall(r">([^<]*)</td>", first_row)[:2] == ["supported", "0.5 [0.4, 0.6]"]
+    md = render_markdown(report)
+    assert "> The seed: \\<script\\>" in md
+    assert "| verdict | estimate (95% CI) | cells | metric | n |" in md
+
+
+def test_wide_tables_are_shown_in_parts_that_repeat_their_keys():
+    columns = ["d", "β", "n seeds"] + [f"m{i} (95% CI)" for i in range(20)]
+    wide = Table(columns, [[Cell(str(i * 100 + j), i) for j in range(len(columns))] for i in range(3)],
+                 "wide")
+    parts = split_wide(wide, max_columns=12)
+    assert [len(p.columns) for p in parts] == [12, 12, 5]  # 3 keys + 9, 9 and 2 of the 20 others
+    assert all(p.columns[:3] == ["d", "β", "n seeds"] for p in parts)
+    shown = [c for p in parts for c in p.columns[3:]]
+    assert shown == columns[3:]  # every column once, in order
+    assert parts[1].rows[2][3].text == "212" and parts[1].caption == "wide (part 2 of 3)"
+    assert split_wide(Table(columns[:5], [], ""))[0].columns == columns[:5]
+    report = _report("plain")
+    report.tables = [wide]
+    assert render_html(report).count("<caption>wide (part") == 3

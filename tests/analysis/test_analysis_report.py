@@ -68,10 +68,15 @@ def test_quick_report_tables_structure(quick):
     assert len(rows) == 16  # 32 runs = 16 configurations × 2 seeds
     assert all(r.split("|")[6].strip() == "2" for r in rows)
     html = (out / "report.html").read_text()
-    assert html.count('<table class="sortable">') >= 8 and html.count("data:image/png;base64,") == 7
+    assert html.count('<table class="sortable') >= 8 and html.count("data:image/png;base64,") == 7
     # self-contained: no link to fetch (the figures' base64 may spell "http" by chance: left out)
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+    text = re.sub(r'"q":"[A-Za-z0-9+/=]*"', "", text)  # and the explorer's packed arrays
     assert "<script>" in html and "http" not in text
+    # the explorer embeds every ok run of the study
+    data = json.loads(html.split('id="explorer-data">', 1)[1].split("</script>", 1)[0])
+    df = pd.read_parquet(out / "results.parquet")
+    assert sorted(r["id"] for r in data["runs"]) == sorted(df.loc[df["status"] == "ok", "run_id"])
 
 
 @pytest.mark.slow
