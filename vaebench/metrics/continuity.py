@@ -17,7 +17,8 @@ from typing import Any
 from vaebench.metrics.structure import QUERY_MAX, trustworthiness
 
 
-def continuity(inputs: Any, latent: Any, k: int = 10, *, max_queries: int = QUERY_MAX, seed: int = 0) -> float:
+def continuity(inputs: Any, latent: Any, k: int = 10, *, max_queries: int = QUERY_MAX,
+               seed: int = 0) -> float:
     """C(k) of ``latent`` [n, d] against ``inputs`` [n, D] (module docstring); the same query subsample
     and ``seed`` rules as :func:`~vaebench.metrics.structure.trustworthiness`. Either may be a PointSet."""
     return trustworthiness(latent, inputs, k, max_queries=max_queries, seed=seed)

@@ -97,4 +97,5 @@ def decoded_curve(decode: Callable[[np.ndarray], Any], m: int = CURVE_POINTS) ->
     """:data:`CURVE_KEYS` of ``decode`` (1-D latent [m, 1] → data [m, 2]) over the prior's central
     quantiles."""
     p = np.asarray(decode(prior_quantiles(m)), dtype=np.float64)
-    return {"curve_length": polyline_length(p), "curve_turns": polyline_turns(p), "curve_fill": polyline_fill(p)}
+    return {"curve_length": polyline_length(p), "curve_turns": polyline_turns(p),
+            "curve_fill": polyline_fill(p)}

@@ -36,7 +36,8 @@ CLAIM_NEEDS = ("x", "mu", "logvar", "z", "recon")
 CLAIM_KEYS = (*(f"mu_{k}" for k in SHAPE_KEYS), *(f"recon_{k}" for k in edge_keys(2)), *DIRECTION_KEYS,
               "curve_length")
 # added for protocol v2 (issue 20), after the frozen keys: turns, fill, signal shares, diamond's tilt
-CLAIM_KEYS_V2 = ("curve_turns", "curve_fill", *SIGNAL_KEYS, "mu_diagonal_alignment", "mu_affine_r2", "continuity")
+CLAIM_KEYS_V2 = ("curve_turns", "curve_fill", *SIGNAL_KEYS, "mu_diagonal_alignment", "mu_affine_r2",
+                 "continuity")
 CLAIM_KEYS = (*CLAIM_KEYS, *CLAIM_KEYS_V2)
 CLAIM_MIN_N = 12  # directions need n > k = 10 neighbours, edges n > k = 5
 
