@@ -168,11 +168,15 @@ def _part(where: str, raw: Any, calibration: dict, steps: dict) -> Spec:
     where_event = raw.get("where")
     if where_event is not None:
         _text(f"{where}.where", where_event, EVENTS)
-    doses = tuple(_cell(f"{where}.doses[{i}]", c, calibration, steps) for i, c in enumerate(raw.get("doses", [])))
+    doses = tuple(_cell(f"{where}.doses[{i}]", c, calibration, steps)
+                  for i, c in enumerate(raw.get("doses", [])))
     if mode == "trend" and len(doses) < 2:
         raise _bad(f"{where}.doses", raw.get("doses"), "at least two cells")
+    threshold = raw.get("threshold")
+    if isinstance(threshold, str):  # a calibrated value, e.g. "schedule_margin"
+        threshold = calibration.get(_text(f"{where}.threshold", threshold, tuple(calibration)))
     return Spec(_text(f"{where}.label", raw.get("label")), _text(f"{where}.metric", raw.get("metric")), mode,
-                kind, _number(f"{where}.threshold", raw.get("threshold")), a, b,
+                kind, _number(f"{where}.threshold", threshold), a, b,
                 (_number(f"{where}.bounds[0]", bounds[0]), _number(f"{where}.bounds[1]", bounds[1])), event,
                 where_event, doses)
 
@@ -188,7 +192,8 @@ def parse(data: dict, sha256: str = "", path: str = "") -> Protocol:
     _int("protocol.version", meta["version"], 1)
     _text("protocol.frozen", meta["frozen"])
     _number("protocol.alpha", meta["alpha"], 1e-6, 0.5)
-    lo_n, hi_n = _int("protocol.min_seeds", meta["min_seeds"], 2), _int("protocol.max_seeds", meta["max_seeds"], 2)
+    lo_n = _int("protocol.min_seeds", meta["min_seeds"], 2)
+    hi_n = _int("protocol.max_seeds", meta["max_seeds"], 2)
     meta = {**meta, "pilot_seeds": _range("protocol.pilot_seeds", meta["pilot_seeds"]),
             "looked_at": _range("protocol.looked_at", meta["looked_at"])}
     first = _int("protocol.confirmatory_first", meta["confirmatory_first"])
@@ -201,13 +206,13 @@ def parse(data: dict, sha256: str = "", path: str = "") -> Protocol:
         source = _text(f"{where}.source", raw.get("source", "seed"), SOURCES)
         if source != "closed_form" and not lo_n <= n <= hi_n:
             raise _bad(f"{where}.seeds", n, f"between protocol.min_seeds = {lo_n} and max_seeds = {hi_n}")
-        parts = tuple(_part(f"{where}.part[{j}]", p, calibration, steps) for j, p in enumerate(raw.get("part", [])))
+        parts = tuple(_part(f"{where}.part[{j}]", p, calibration, steps)
+                      for j, p in enumerate(raw.get("part", [])))
         if not parts:
             raise _bad(f"{where}.part", None, "at least one [[claim.part]]")
-        claims.append(Claim(_text(f"{where}.key", raw.get("key")), _text(f"{where}.title", raw.get("title")),
-                            _text(f"{where}.words", raw.get("words")), parts, _text(f"{where}.figure", raw.get("figure")),
-                            _text(f"{where}.panel", raw.get("panel")), source, tuple(range(first, first + n)),
-                            raw.get("why", "")))
+        text = {k: _text(f"{where}.{k}", raw.get(k)) for k in ("key", "title", "words", "figure", "panel")}
+        claims.append(Claim(text["key"], text["title"], text["words"], parts, text["figure"], text["panel"],
+                            source, tuple(range(first, first + n)), raw.get("why", "")))
     keys = [c.key for c in claims]
     if len(set(keys)) != len(keys):
         raise _bad("claim.key", keys, "unique")

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import spatial, stats
 
 from vaebench.metrics._arrays import as_points, check_count, check_fraction
 
@@ -69,17 +69,14 @@ def polyline_turns(points: Any) -> float:
     return float(np.abs(turn).sum() / np.pi)
 
 
-def _distance_to_polyline(q: np.ndarray, p: np.ndarray) -> np.ndarray:
-    a, b = p[:-1], p[1:]
-    ab = b - a
-    length2 = np.maximum(np.sum(ab * ab, axis=1), 1e-24)
-    best = np.full(len(q), np.inf)
-    for start in range(0, len(a), 64):  # segments in blocks: [queries, 64] at a time
-        aa, dd, ll = a[start:start + 64], ab[start:start + 64], length2[start:start + 64]
-        t = np.clip(((q[:, None, :] - aa[None]) * dd[None]).sum(-1) / ll[None], 0.0, 1.0)
-        near = aa[None] + t[..., None] * dd[None]
-        best = np.minimum(best, np.sqrt(((q[:, None, :] - near) ** 2).sum(-1)).min(1))
-    return best
+def _densified(p: np.ndarray, spacing: float) -> np.ndarray:
+    """The polyline ``p`` with every segment cut into pieces of at most ``spacing``: a point's distance to
+    these vertices exceeds its distance to the polyline by at most spacing/2."""
+    seg = np.diff(p, axis=0)
+    pieces = np.maximum(1, np.ceil(np.linalg.norm(seg, axis=1) / spacing)).astype(int)
+    t = np.concatenate([np.arange(k) / k for k in pieces])
+    start = np.repeat(np.arange(len(seg)), pieces)
+    return np.vstack([p[start] + t[:, None] * seg[start], p[-1:]])
 
 
 def polyline_fill(points: Any, radius: float = FILL_RADIUS, grid: int = FILL_GRID) -> float:
@@ -90,7 +87,10 @@ def polyline_fill(points: Any, radius: float = FILL_RADIUS, grid: int = FILL_GRI
     grid = check_count("grid", grid, 1)
     c = (np.arange(grid) + 0.5) / grid
     q = np.stack(np.meshgrid(c, c), -1).reshape(-1, 2)
-    return float(np.mean(_distance_to_polyline(q, p) <= radius))
+    # vertices every radius/100: the distance is exact to 5·10⁻³ of the radius (a cell centre that close
+    # to the band's edge could flip; the closed-form tests have none)
+    dist, _ = spatial.cKDTree(_densified(p, radius / 100)).query(q, distance_upper_bound=radius * 1.01)
+    return float(np.mean(dist <= radius))
 
 
 def decoded_curve(decode: Callable[[np.ndarray], Any], m: int = CURVE_POINTS) -> dict[str, float]:
