@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.document import Table
 from analysis.stats import KINDS
 
 PROTOCOL_DIR = Path(__file__).resolve().parent / "protocols"
@@ -234,3 +235,28 @@ def load(path: str | Path = DEFAULT_PROTOCOL) -> Protocol:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise ValueError(f"protocol {path}: not a TOML file ({err})") from None
     return parse(data, hashlib.sha256(raw).hexdigest(), str(path))
+
+
+def protocol_header(proto: Protocol, batch: int | None = None) -> Table:
+    """The protocol as the report's Findings section opens with it: version, sha256, date frozen, pilot
+    and confirmatory seeds, the calibrated cells (λ and λ·B at ``batch``), the deviations from the
+    previous version."""
+    from analysis.document import Cell
+
+    def seeds(s: tuple[int, ...]) -> str:
+        return f"{s[0]}–{s[-1]} ({len(s)})" if s else "none"
+
+    lb = (lambda v: f" (λ·B = {v * batch:g})") if batch else (lambda v: "")
+    cal = proto.calibration
+    cells = ", ".join([f"β = {cal['beta']:g}", f"10β = {cal['beta_right']:g}"]
+                      + [f"λ_{k[-1]} = {cal[k]:g}{lb(cal[k])}" for k in ("lambda_c", "lambda_e", "lambda_g")]
+                      + [f"{k} steps = {v}" for k, v in proto.steps.items()])
+    rows = [("version", str(proto.meta["version"])), ("sha256", proto.sha256),
+            ("frozen", proto.meta["frozen"]), ("file", Path(proto.path).name if proto.path else ""),
+            ("pilot seeds", seeds(proto.pilot_seeds)),
+            ("confirmatory seeds", seeds(proto.confirmatory_seeds)),
+            ("seeds never used", seeds(proto.looked_at) + ": looked at by earlier rounds"),
+            ("calibrated cells", cells), ("previous version", proto.meta["previous"]),
+            *((f"deviation {i}", d) for i, d in enumerate(proto.deviations, 1))]
+    return Table(["protocol", "value"], [[Cell(k, k), Cell(v, v)] for k, v in rows],
+                 "The findings' protocol (analysis/protocols/), frozen before the confirmatory study ran.")
