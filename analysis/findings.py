@@ -230,11 +230,13 @@ def finding_table(f: Finding, batch: int | None = None) -> Table:
     rows = []
     for i, (s, p) in enumerate(f.parts):
         first = i == 0
-        adj = f"{fmt(f.p_for_holm)} / {fmt(f.p_against_holm)}" if first else ""
+        closed = s.mode == "closed_form"  # no data, no p-value: decided by the formula
+        adj = "outside Holm" if closed else f"{fmt(f.p_for_holm)} / {fmt(f.p_against_holm)}"
+        ps = "none (closed form)" if closed else f"{fmt(p.p_for)} / {fmt(p.p_against)}"
         rows.append([Cell(f.claim if first else "", ""), Cell(_cells(s, batch), ""), Cell(s.metric, s.metric),
                      Cell(_claimed(s), ""), interval_cell(p.estimate, p.lo, p.hi), value_cell(p.n),
-                     Cell(p.test, p.test), Cell(f"{fmt(p.p_for)} / {fmt(p.p_against)}", p.p_for),
-                     Cell(adj, f.p_for_holm), Cell(f.verdict if first else "", f.verdict)])
+                     Cell(p.test, p.test), Cell(ps, p.p_for),
+                     Cell(adj if first else "", f.p_for_holm), Cell(f.verdict if first else "", f.verdict)])
     return Table(FINDING_COLUMNS, rows)  # the sentence stands above it in the report
 
 
