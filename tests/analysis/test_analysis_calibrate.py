@@ -44,7 +44,7 @@ def test_seeds_per_claim_stay_within_the_protocols_bounds_and_grow_with_noise():
     clean = seeds_per_claim(table(true_cells(), seeds=pilot, noise=0.005))
     noisy_cells = true_cells()
     noisy_cells[(2, 0.01, 0.0, "constant", 3000)]["continuity"] = list(
-        0.95 + np.random.default_rng(0).normal(0, 0.15, len(pilot)))
+        0.92 + np.random.default_rng(0).normal(0, 0.1, len(pilot)))
     noisy = seeds_per_claim(table(noisy_cells, seeds=pilot, noise=0.005))
     lo, hi = PROTOCOL.meta["min_seeds"], PROTOCOL.meta["max_seeds"]
     assert all(lo <= n <= hi for n in clean.values()) and "anneal_to_one" not in clean
