@@ -82,7 +82,7 @@ def _runs(ok: pd.DataFrame, cell: dict, seeds, where: str | None, columns: list[
     runs = modal_filter(ok, cell, free=[])
     needed = [*columns, *([EVENTS[where][0]] if where else [])]
     if runs.empty or any(c not in runs for c in needed):
-        return runs.iloc[0:0]
+        return pd.DataFrame(columns=["seed", *needed], dtype=float)
     runs = runs[runs["seed"].isin(list(seeds))].drop_duplicates("seed")
     runs = runs[np.isfinite(runs[needed].to_numpy(dtype=float)).all(1)]
     return runs[EVENTS[where][1](runs)] if where else runs

@@ -166,3 +166,15 @@ def test_tables_show_each_part_with_lambda_times_batch_and_the_source():
     assert all(0 <= p <= 1 for p in frame["claim_p_holm"].dropna()) and not math.isnan(frame["p_for"].iloc[0])
     s = next(f for f in found if f.key == "schedules")
     assert s.sentence.startswith("The project's own claim")
+
+
+def test_missing_cells_or_columns_are_not_testable_and_diverged_runs_are_ignored():
+    results = world().drop(columns=["latent_bands"])
+    results = results[results["latent_dim"] == 2]
+    found = {f.key: f for f in compute_findings(results)}
+    for key in ("bands", "snake", "one_d_bands"):
+        assert found[key].verdict == INCONCLUSIVE and "Not testable" in found[key].sentence
+    broken = world()
+    snake = broken["latent_dim"] == 1
+    broken.loc[snake, "status"] = "diverged"
+    assert {f.key: f for f in compute_findings(broken)}["snake"].verdict == INCONCLUSIVE
