@@ -137,3 +137,11 @@ def test_equivalence_part_is_tost_and_its_power_needs_both_sides():
     hits = sum(location_part(rng.normal(0.0, 0.02, n), 0.02, "equivalent").p_for < 0.05 for _ in range(reps))
     assert hits / reps >= 0.8 - 3 * math.sqrt(0.16 / reps)
     assert tost_power(0.0, 0.02, 0.02, n, 0.05) >= 0.8 > tost_power(0.0, 0.02, 0.02, one_side, 0.05)
+
+
+def test_tost_at_the_margin_rejects_at_most_alpha():
+    # true mean exactly at the margin: "equivalent" is false, so p_for < α must happen in ≤ α of runs
+    rng = np.random.default_rng(8)
+    reps = 300
+    parts = [location_part(rng.normal(0.02, 0.01, 16), 0.02, "equivalent") for _ in range(reps)]
+    assert sum(p.p_for < 0.05 for p in parts) / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)
