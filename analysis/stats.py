@@ -17,6 +17,9 @@ threshold):
 - ``"below"``: mean v < c, the mirror image ("not better by c or more").
 - ``"above_or_equivalent"``: as ``"above"``, but refuted only by equivalence: ``p_against`` is the TOST
   p-value of H₀: |mean| ≥ c (the claim "it does not change" shown, not just "it changes by less").
+- ``"equivalent"``: |mean v| < c (the project's "no schedule helps or hurts by c or more"): ``p_for`` is
+  the TOST p-value (both one-sided tests against ±c must reject, Schuirmann 1987), ``p_against`` the
+  smaller one-sided p-value of "beyond +c" or "beyond −c", doubled (Bonferroni).
 - ``"rate_above"``: the share of seeds with an event exceeds c: exact binomial tests (``binomtest``),
   Clopper–Pearson interval.
 - ``"trend_up"``: the event becomes more likely as the dose grows: a permutation test of the
@@ -48,7 +51,8 @@ import numpy as np
 from scipy import stats
 
 SUPPORTED, REFUTED, INCONCLUSIVE = "supported", "refuted", "inconclusive"
-KINDS = ("above", "below", "above_or_equivalent", "rate_above", "trend_up")
+KINDS = ("above", "below", "above_or_equivalent", "equivalent", "rate_above", "trend_up")
+LOCATION_KINDS = ("above", "below", "above_or_equivalent", "equivalent")
 EXACT_FLIPS = 16  # sign flips enumerated exactly up to this n (2^16 resamples)
 POWER = 0.8
 
@@ -112,8 +116,8 @@ def location_part(values: Sequence[float], threshold: float, kind: str = "above"
                   seed: int = 0) -> Part:
     """A location part (``"above"``, ``"below"``, ``"above_or_equivalent"``) on per-seed ``values``
     (non-finite ones dropped) against ``threshold``; ``bounds``: the range the mean can take."""
-    if kind not in ("above", "below", "above_or_equivalent"):
-        raise ValueError(f"kind = {kind!r}: must be one of ['above', 'below', 'above_or_equivalent']")
+    if kind not in LOCATION_KINDS:
+        raise ValueError(f"kind = {kind!r}: must be one of {list(LOCATION_KINDS)}")
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     lo, hi = _t_interval(v, confidence, bounds)
@@ -122,6 +126,11 @@ def location_part(values: Sequence[float], threshold: float, kind: str = "above"
     up, down = _flip_p(v - threshold, "greater", seed), _flip_p(v - threshold, "less", seed)
     if kind == "below":
         return Part(kind, threshold, mean, lo, hi, v.size, "sign-flip permutation, one-sided", down, up, sd)
+    if kind == "equivalent":  # TOST of |mean| < threshold; against: beyond either bound
+        above_lower = _flip_p(v + threshold, "greater", seed)
+        below_lower = _flip_p(v + threshold, "less", seed)
+        return Part(kind, threshold, mean, lo, hi, v.size, "sign-flip permutation, TOST",
+                    max(above_lower, down), min(1.0, 2 * min(up, below_lower)), sd)
     against = down
     test = "sign-flip permutation, one-sided"
     if kind == "above_or_equivalent":  # TOST of |mean| < threshold
@@ -236,9 +245,39 @@ def rate_power(rate: float, threshold: float, n: int, level: float) -> float:
     return float(stats.binom.sf(k - 1, n, rate))
 
 
+def tost_power(mean: float, margin: float, sd: float, n: int, level: float) -> float:
+    """Power of TOST (both one-sided level-``level`` tests of |mean| < ``margin`` must reject) at true
+    ``mean``: P(both reject) ≥ P(upper rejects) + P(lower rejects) − 1 (Bonferroni's inequality), the
+    bound used here, so the seeds it asks for are enough for both sides together."""
+    up = location_power(margin - mean, sd, n, level)
+    down = location_power(margin + mean, sd, n, level)
+    return max(0.0, up + down - 1.0)
+
+
+def _n_for(power, cap: int) -> int | None:
+    n = 2
+    while n < cap and not power(n) >= POWER:
+        n = max(n + 1, int(n * 1.1))
+    return n if n < cap else None
+
+
 def seeds_needed(part: Part, level: float, direction: str, cap: int = 10_000) -> int | None:
     """Seeds per cell at which ``part``'s test in ``direction`` ("for" or "against") reaches 80 % power at
-    ``level``, if the true effect were the observed one; None if undefined or beyond ``cap``."""
+    ``level``, if the true effect were the observed one; None if undefined or beyond ``cap``. An
+    equivalence (TOST: ``"equivalent"`` for, ``"above_or_equivalent"`` against) needs both of its
+    one-sided tests to reject: :func:`tost_power`."""
+    if not math.isfinite(part.estimate):
+        return None
+    tost = (part.kind, direction) in (("equivalent", "for"), ("above_or_equivalent", "against"))
+    if tost:
+        if not abs(part.estimate) < part.threshold or not part.sd > 0:
+            return None
+        return _n_for(lambda n: tost_power(part.estimate, part.threshold, part.sd, n, level), cap)
+    if part.kind == "equivalent":  # against: beyond the nearer bound, at half the level (Bonferroni)
+        effect = abs(part.estimate) - part.threshold
+        if not effect > 0 or not part.sd > 0:
+            return None
+        return _n_for(lambda n: location_power(effect, part.sd, n, level / 2), cap)
     sign = 1.0 if direction == "for" else -1.0
     if part.kind == "below":
         sign = -sign
@@ -255,7 +294,4 @@ def seeds_needed(part: Part, level: float, direction: str, cap: int = 10_000) ->
     effect = sign * (part.estimate - part.threshold)
     if not effect > 0 or not part.sd > 0:
         return None
-    n = 2
-    while n < cap and location_power(effect, part.sd, n, level) < POWER:
-        n = max(n + 1, int(n * 1.1))
-    return n if n < cap else None
+    return _n_for(lambda n: location_power(effect, part.sd, n, level), cap)

@@ -55,7 +55,7 @@ def test_quick_report_tables_structure(quick):
     md = (out / "report.md").read_text()
     for section in ["## Findings", "## Figures", "## Tables", "## Diverged runs"]:
         assert section in md
-    verdicts = re.findall(r"^### \d\. .* — \*\*(supported|refuted|inconclusive)\*\*$", md, re.M)
+    verdicts = re.findall(r"^### \d+\. .* — \*\*(supported|refuted|inconclusive)\*\*$", md, re.M)
     assert len(verdicts) == len(CLAIMS)
     # the per-configuration table: varying config columns, n seeds, metric means with 95% intervals
     tables = md.split("## Tables")[1]

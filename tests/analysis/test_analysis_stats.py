@@ -1,6 +1,7 @@
 """The findings' statistics: margin tests, TOST, exact rates, trend, intersection–union and Holm, checked
 against scipy's own tests and by simulation (family-wise error on null data, power at a stated effect)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -18,6 +19,7 @@ from analysis.stats import (
     location_power,
     rate_part,
     seeds_needed,
+    tost_power,
     trend_part,
 )
 
@@ -119,3 +121,27 @@ def test_supported_and_refuted_effects_are_found():
     rng = np.random.default_rng(6)
     verdicts = [v for v, _, _ in decide_family(_family(rng, [1.5, -1.5], 16))]
     assert verdicts == [SUPPORTED, REFUTED]
+
+
+def test_equivalence_part_is_tost_and_its_power_needs_both_sides():
+    rng = np.random.default_rng(7)
+    inside = location_part(rng.normal(0.0, 0.01, 16), 0.02, "equivalent")
+    assert inside.p_for < 0.05 and inside.p_against > 0.5  # |mean| < margin shown
+    outside = location_part(rng.normal(0.05, 0.01, 16), 0.02, "equivalent")
+    assert outside.p_for > 0.5 and outside.p_against < 0.05  # beyond the margin shown
+    # TOST needs both one-sided tests: at a true mean of 0 each side alone has power p, both about 2p − 1
+    n = seeds_needed(dataclasses.replace(inside, estimate=0.0, sd=0.02), 0.05, "for")
+    one_side = next(k for k in range(2, 200) if location_power(0.02, 0.02, k, 0.05) >= 0.8)
+    assert n > one_side
+    reps = 400
+    hits = sum(location_part(rng.normal(0.0, 0.02, n), 0.02, "equivalent").p_for < 0.05 for _ in range(reps))
+    assert hits / reps >= 0.8 - 3 * math.sqrt(0.16 / reps)
+    assert tost_power(0.0, 0.02, 0.02, n, 0.05) >= 0.8 > tost_power(0.0, 0.02, 0.02, one_side, 0.05)
+
+
+def test_tost_at_the_margin_rejects_at_most_alpha():
+    # true mean exactly at the margin: "equivalent" is false, so p_for < α must happen in ≤ α of runs
+    rng = np.random.default_rng(8)
+    reps = 300
+    parts = [location_part(rng.normal(0.02, 0.01, 16), 0.02, "equivalent") for _ in range(reps)]
+    assert sum(p.p_for < 0.05 for p in parts) / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)
