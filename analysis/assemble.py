@@ -25,7 +25,8 @@ from analysis.figures import (
     fig_rate_distortion,
     fig_seed,
 )
-from analysis.findings import compute_findings, findings_frame
+from analysis.findings import PROTOCOL, compute_findings, findings_frame
+from analysis.protocol import protocol_header, seed_rows_of
 from analysis.style import fmt
 from analysis.summary_figures import throughput_figure
 from analysis.summary_figures import training_curves_figure as curves_figure
@@ -134,8 +135,12 @@ def assemble(results: pd.DataFrame, *, artifacts: Artifacts, history: History, t
     rows of Figs. 1 and 2 by latent size, (λ values, left-column β), else the study's own."""
     results = mark_broken(results, artifacts, history)
     ok, diverged = split_status(results)
+    if seed_rows is None:  # the seed's panels as the protocol calibrated them, where the study has them
+        seed_rows = seed_rows_of(PROTOCOL, ok)
     inp = Inputs(results, ok, artifacts, history, bench, seed_rows)
     report = Report(title=title, meta=list(meta or []), notes=list(notes or []))
+    batch = int(ok["batch_size"].mode().iloc[0]) if "batch_size" in ok and not ok.empty else None
+    report.protocol = protocol_header(PROTOCOL, batch)
     report.findings = compute_findings(results)
     report.results = results
     for name, build in FIGURES:

@@ -65,6 +65,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     results: pd.DataFrame | None = None  # the results table with the derived columns
     explorer: dict | None = None  # analysis.explorer.explorer_data: every run, for the HTML page
+    protocol: Table | None = None  # the findings' protocol (analysis.protocol.protocol_header)
 
 
 QUOTE_COLUMN = "seed's words"  # moved out of a finding's table into a caption

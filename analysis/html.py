@@ -92,9 +92,12 @@ def render_html(report: Report) -> str:
     parts += [f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in report.meta]
     parts += ["</table>", "<h2>Findings</h2>",
               "<p>Each claim of the seed report is tested against this study's numbers with cells, metric, "
-              "threshold and test fixed in advance (analysis/findings.py); a claim is supported when every "
+              "threshold and test fixed in advance in a frozen protocol (the table below, "
+              "analysis/protocols/); a claim is supported when every "
               "part holds (intersection–union), refuted when a part is shown to fail; both p-values of "
               "every claim are Holm-corrected together.</p>"]
+    if report.protocol is not None:
+        parts.append(table_html(report.protocol, wrap=True))
     figure_no = {f.key: i + 1 for i, f in enumerate(report.figures)}
     for i, f in enumerate(report.findings, 1):
         see = (f' <a href="#{esc(f.figure)}">(see Fig. {figure_no[f.figure]})</a>'

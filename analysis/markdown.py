@@ -35,9 +35,12 @@ def render_markdown(report: Report) -> str:
     figure_no = {f.key: i + 1 for i, f in enumerate(report.figures)}
     out += ["## Findings", "",
             "Each claim of the seed report is tested against this study's numbers with cells, metric, "
-            "threshold and test fixed in advance (analysis/findings.py); a claim is supported when every "
+            "threshold and test fixed in advance in a frozen protocol (the table below, "
+            "analysis/protocols/); a claim is supported when every "
             "part holds (intersection–union), refuted when a part is shown to fail; both p-values of "
             "every claim are Holm-corrected together.", ""]
+    if report.protocol is not None:
+        out += [table_md(report.protocol), ""]
     for i, f in enumerate(report.findings, 1):
         see = f" (see Fig. {figure_no[f.figure]})" if f.figure in figure_no else ""
         title = getattr(f, "title", "") or f.claim

@@ -237,6 +237,25 @@ def load(path: str | Path = DEFAULT_PROTOCOL) -> Protocol:
     return parse(data, hashlib.sha256(raw).hexdigest(), str(path))
 
 
+def seed_rows_of(proto: Protocol, ok: Any) -> dict[int, tuple[list[float], float]] | None:
+    """The rows of the seed-style figures as the protocol calibrated them, (λ values, left-column β) by
+    latent size: λ = 0, λ_c, λ_e, λ_g at β (panels a, c, e, g) and 10β (b, d, f, h). Only the latent sizes
+    whose fixed-β vae runs have every one of those cells in ``ok`` (a results table); None if none has."""
+    cal = proto.calibration
+    lambdas = [0.0, cal["lambda_c"], cal["lambda_e"], cal["lambda_g"]]
+    rows = {}
+    if ok is None or ok.empty or not {"latent_dim", "l2", "beta", "variant", "schedule"} <= set(ok):
+        return None
+    for d in sorted(set(ok["latent_dim"])):
+        runs = ok[(ok["latent_dim"] == d) & (ok["variant"] == "vae") & (ok["schedule"] == "constant")]
+        have = {(round(float(a), 12), round(float(b), 12))
+                for a, b in zip(runs["l2"], runs["beta"], strict=True)}
+        need = {(round(lam, 12), round(b, 12)) for lam in lambdas for b in (cal["beta"], cal["beta_right"])}
+        if need <= have:
+            rows[int(d)] = (lambdas, float(cal["beta"]))
+    return rows or None
+
+
 def protocol_header(proto: Protocol, batch: int | None = None) -> Table:
     """The protocol as the report's Findings section opens with it: version, sha256, date frozen, pilot
     and confirmatory seeds, the calibrated cells (λ and λ·B at ``batch``), the deviations from the

@@ -49,9 +49,10 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 NOTES = [
     "Seed averages: mean over seeds with a Student-t 95% interval, mean ± t(0.975, n−1)·s/√n; n = seeds "
     "with a finite value; no interval for n = 1.",
-    "Findings (analysis/findings.py, fixed before the study ran): each claim of the seed report has parts "
-    "with fixed cells, metric, threshold and direction; paired differences by seed are tested against the "
-    "threshold with exact sign-flip permutation tests, event rates with exact binomial tests, "
+    "Findings (protocol analysis/protocols/v2.toml, frozen before the confirmatory study ran; decided on "
+    "confirmatory seeds only, never on the pilot's or on seeds 0–15): each claim of the seed report has "
+    "parts with fixed cells, metric, threshold and direction; paired differences by seed are tested "
+    "against the threshold with exact sign-flip permutation tests, event rates with exact binomial tests, "
     "dose–response with a permutation test of Spearman's ρ. A claim is supported when every part is "
     "(intersection–union), refuted when a part is shown to fail (non-superiority or TOST), else "
     "inconclusive with the seeds that would decide it; both p-values of every claim Holm-corrected "
