@@ -105,14 +105,22 @@ def test_a_shard_evaluated_in_several_tasks_comes_back_in_run_order_each_record_
         assert np.array_equal(rec.arrays["x"], sample(cfg.dataset, 40, stream_seed(cfg.seed, "eval")))
 
 
-def test_a_study_with_shards_of_several_evaluation_tasks_equals_one_run_per_shard(tmp_path):
+@pytest.mark.parametrize("shard_size", [20, 10])
+def test_a_study_with_shards_of_several_evaluation_tasks_equals_one_run_per_shard(tmp_path, shard_size):
+    """20 runs: one shard of 20, or one wave of two shards of 10 (2 threads), each evaluated in several
+    tasks. Every stored row and arrays.npz belongs to its own run; the table equals shards of one run."""
     grid = Grid(study={"name": "o", **SMALL, "steps": 30, "n_eval": 40},
                 axes={"seed": [5, 0, 17, 3, 12, 9, 1, 14, 7, 19, 2, 11, 16, 4, 8, 13, 18, 6, 10, 15]})
-    big = run_study(grid, tmp_path / "big", shard_size=20, threads=2, progress=False)
+    big = run_study(grid, tmp_path / "big", shard_size=shard_size, threads=2, progress=False)
     one = run_study(grid, tmp_path / "one", shard_size=1, threads=1, progress=False)
     assert list(big["run_id"]) == [run_id(c) for c in grid.configs()]
     pd.testing.assert_frame_equal(big.drop(columns=TIMING_COLUMNS), one.drop(columns=TIMING_COLUMNS),
                                   check_exact=True)
+    parts = [pd.read_parquet(p) for p in (tmp_path / "big" / "results").glob("part-*.parquet")]
+    assert sorted(len(p) for p in parts) == [shard_size] * (20 // shard_size)
+    for part in parts:  # a part's rows: its runs' own configs, in the shard's run order
+        assert [run_id(config_from_row(r)) for r in part.to_dict("records")] == list(part["run_id"])
+        assert list(part["run_id"]) == [i for i in big["run_id"] if i in set(part["run_id"])]
     for row in big.itertuples():
         x = load_artifacts(tmp_path / "big", row.run_id)["x"]
         assert np.array_equal(x, sample("uniform", 40, stream_seed(row.seed, "eval")))
