@@ -263,10 +263,10 @@ def test_a_point_set_shared_by_threads_builds_its_structure_once(metrics_route, 
     builds, real_grid, real_tree = [], _neighbours._Grid, _neighbours.cKDTree
 
     def slow(real):
-        def build(points):
+        def build(points, **options):
             builds.append(threading.get_ident())
             time.sleep(0.2)  # the window in which an unlocked second thread would start its own build
-            return real(points)
+            return real(points, **options)
         return build
 
     monkeypatch.setattr(_neighbours, "_Grid", slow(real_grid))
@@ -293,3 +293,30 @@ def test_a_point_set_shared_by_threads_builds_its_structure_once(metrics_route, 
     for (dist, idx), c in zip(out, counts, strict=True):
         assert np.array_equal(dist, want[0]) and np.array_equal(idx, want[1])
         assert np.array_equal(c, want_counts)
+
+
+def test_the_tree_of_many_duplicates_builds_in_a_thread_that_flushes_denormals(tmp_path):
+    """Training leaves its thread flushing denormals (torch.set_flush_denormal, per thread); the fallback
+    route's KD-tree of many duplicated points is then built in that thread (Dask runs a shard's training
+    and evaluation in one). scipy's median-split build segfaulted there: run it in a subprocess, so a crash
+    is a failure of this test, not of the suite."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "build.py"
+    script.write_text(
+        "import sys, numpy as np, torch\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_metrics_neighbours import _many_duplicates\n"
+        "from vaebench.metrics._neighbours import PointSet\n"
+        "torch.set_flush_denormal(True)\n"
+        "for seed in range(3):\n"
+        "    ps = PointSet(_many_duplicates(seed))\n"
+        "    dist, _ = ps.tree.query(ps.points[:5], 150)\n"
+        "    assert dist.shape == (5, 150)\n"
+        "print('built')\n")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=root, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0 and done.stdout.strip() == "built", (done.returncode, done.stderr[-2000:])

@@ -63,7 +63,9 @@ class PointSet:
         """The KD-tree of the points (the route without the CPU kernel)."""
         with self._lock:
             if self._tree is None:
-                self._tree = cKDTree(self.points)
+                # sliding-midpoint splits: the median splits (balanced_tree=True) segfault on many
+                # duplicated points in a thread that flushes denormals, as training leaves it (scipy 1.17)
+                self._tree = cKDTree(self.points, balanced_tree=False)
             return self._tree
 
     def grid(self) -> _Grid:
