@@ -47,8 +47,9 @@ def test_refinement_fills_the_brackets_and_steps_beyond_the_ladder():
     runs = pd.concat([_runs({0.01: [2, 2], 0.1: [1, 2], 1.0: [0, 1]}),
                       _runs({0.1: [0, 0], 1.0: [0, 0]}, latent_dim=1)])
     new = refinement(transitions(runs), points=1)
-    # d = 2: level 2 spans [0.01, 1.0], level 1 [0.1, 1.0] (seed 1 outside: 3.0 beyond the top)
-    assert new[(2, 0.0)] == pytest.approx(sorted([0.1, math.sqrt(0.1), 3.0]))
+    # d = 2: level 2 spans [0.01, 1.0] (its one point, 0.1, lies inside neither seed's bracket, (0.01, 0.1)
+    # and (0.1, 1.0): their mid-points too), level 1 [0.1, 1.0] (seed 1 outside: 3.0 beyond the top)
+    assert new[(2, 0.0)] == pytest.approx(sorted([math.sqrt(0.001), 0.1, math.sqrt(0.1), 3.0]))
     assert new[(1, 0.0)] == pytest.approx([0.1 / 3])
 
 
@@ -110,3 +111,37 @@ def test_linear_vae_collapses_at_the_closed_form_beta_all_directions_at_once():
     assert (d2[1] == d2[2]).all()  # both directions of the square collapse at once
     summary = summarise(trans)
     assert ((summary["beta_c_lo"] < bc) & (bc < summary["beta_c_hi"])).all()
+
+
+def _simulated_search(monkeypatch, critical: dict[int, float], **spec) -> pd.DataFrame:
+    """search() where a run keeps its one direction iff β < its seed's critical β (training and measuring
+    replaced by that rule): the refinement alone decides which β are tried."""
+    import vaebench.collapse
+    import vaebench.engine
+
+    def measure(results, n_eval):
+        return pd.DataFrame([{"latent_dim": c.latent_dim, "l2": c.l2, "beta": c.beta, "seed": c.seed,
+                              "status": "ok", "active": float(c.beta < critical[c.seed])} for c in results])
+
+    monkeypatch.setattr(vaebench.engine, "train", lambda cfgs: list(cfgs))
+    monkeypatch.setattr(vaebench.collapse, "measure", measure)
+    return search(CollapseSearch(latent_dims=(1,), lambdas=(0.0,), seeds=tuple(critical), run={"steps": 10},
+                                 **spec))
+
+
+@pytest.mark.parametrize("critical", [{0: 0.02, 1: 0.5}, {0: 0.5, 1: 0.02, 2: 0.05}, {0: 0.3, 1: 0.3}])
+def test_every_seeds_bracket_narrows_every_round_when_seeds_have_different_brackets(monkeypatch, critical):
+    """Seeds whose transitions lie in different brackets of the ladder: each round must train a β inside
+    each seed's bracket, so each bracket narrows round after round and keeps the seed's critical β."""
+    rounds = 4
+    runs = _simulated_search(monkeypatch, critical, ladder=(0.01, 0.1, 1.0), rounds=rounds, points=2)
+    assert sorted(runs["round"].unique()) == list(range(rounds + 1))  # no round found nothing to try
+    ratios = []
+    for rnd in range(rounds + 1):
+        t = transitions(runs[runs["round"] <= rnd]).set_index("seed")
+        for seed, beta_c in critical.items():
+            assert t.loc[seed, "beta_below"] < beta_c <= t.loc[seed, "beta_above"], (rnd, seed)
+        ratios.append((t["beta_above"] / t["beta_below"]).to_numpy())
+    for before, after in zip(ratios[:-1], ratios[1:], strict=True):  # every seed's bracket, every round
+        assert (np.log(after) <= 0.7 * np.log(before)).all(), (before, after)
+    assert max(ratios[-1]) < 1.25

@@ -251,3 +251,52 @@ def test_nesting_up_to_the_limit_is_walked_and_one_level_more_is_refused():
         Grid.from_dict({"grid": {"beta": nested(7)}})
     with pytest.raises(ValueError, match=r"^grid.beta(\[0\]){8}: tables or lists nested more than 8 levels"):
         Grid.from_dict({"grid": {"beta": nested(8)}})
+
+
+def test_study_params_with_params_axes_in_several_subgrids_give_each_run_its_own_params():
+    """[study] params crossed with two sub-grids that have a params axis and a third after them: each run
+    has [study]'s params updated by its own axis value only (a dict shared between runs would carry one
+    run's c_max into the next run and into the later sub-grids)."""
+    grid = Grid.from_dict({
+        "study": {"variant": "capacity", "steps": 50, "params": {"c_warmup": 0.25}},
+        "grids": {"a": {"params": [{"c_max": 1.0}, {"c_warmup": 0.75}]},
+                  "b": {"params": {"c_max": [2.0, 3.0]}, "seed": [0, 1]},
+                  "c": {"seed": [7]}}})
+    got = [(c.seed, dict(c.params)) for c in grid.configs()]
+    default_c_max = 5.0  # vaebench.variants.capacity.CapacityParams
+    assert got == [(0, {"c_max": 1.0, "c_warmup": 0.25}),
+                   (0, {"c_max": default_c_max, "c_warmup": 0.75}),
+                   (0, {"c_max": 2.0, "c_warmup": 0.25}), (1, {"c_max": 2.0, "c_warmup": 0.25}),
+                   (0, {"c_max": 3.0, "c_warmup": 0.25}), (1, {"c_max": 3.0, "c_warmup": 0.25}),
+                   (7, {"c_max": default_c_max, "c_warmup": 0.25})]
+    assert grid.study["params"] == {"c_warmup": 0.25} and grid.size == 7
+    # and the runs are those of each sub-grid built alone
+    alone = [c for name in ("a", "b", "c") for c in Grid.from_dict({
+        "study": {"variant": "capacity", "steps": 50, "params": {"c_warmup": 0.25}},
+        "grids": {name: grid.subgrids[name]}}).configs()]
+    assert [run_id(c) for c in alone] == [run_id(c) for c in grid.configs()]
+
+
+PARTLY_VALID_AXES = {
+    # axis: (values with the bad one last, the message that names the bad one)
+    "hidden": ([[8], [16, 16], 8],
+               "grid.hidden = [[8], [16, 16], 8]: an axis of hidden must be a list of lists"),
+    "params": ([{"c_max": 1.0}, 5.0], "grid.params = [{'c_max': 1.0}, 5.0]: an axis of params must be a list "
+                                      "of tables"),
+    "beta": ([0.01, 0.1, -1.0], "grid.beta = -1.0: must be a finite number >= 0"),
+    "seed": ([0, 1, "2"], "grid.seed = '2': must be an integer"),
+    "latent_dim": ([2, 1, 0], "grid.latent_dim = 0: must be an integer >= 1"),
+}
+
+
+@pytest.mark.parametrize("axis", sorted(PARTLY_VALID_AXES))
+def test_an_axis_partly_valid_is_refused_naming_the_bad_value(axis):
+    """Every element of an axis is checked, not the first: the bad value is last, after valid ones."""
+    values, message = PARTLY_VALID_AXES[axis]
+    study = {"variant": "capacity"} if axis == "params" else {}
+    with pytest.raises(ValueError) as err:
+        Grid.from_dict({"study": study, "grid": {axis: values, "seed": [0]} if axis != "seed" else
+                        {axis: values}})
+    assert str(err.value).startswith(message), str(err.value)
+    # the same axis without its bad value is accepted: the message is about that value alone
+    Grid.from_dict({"study": study, "grid": {axis: values[:-1]}})

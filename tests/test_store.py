@@ -166,3 +166,58 @@ def test_an_empty_out_is_refused_not_taken_for_the_working_directory(out, tmp_pa
     with pytest.raises(ValueError, match=f"^out = {out!r}: an empty path"):
         vaebench.run_study(vaebench.Grid(study={"steps": 1}), out, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_artifact_write_leaves_no_temporary_file_in_the_run_directory(tmp_path, monkeypatch):
+    """Ctrl-C (or any exception) while weights.pt is being written: the files of the run written before it
+    are whole, weights.pt is absent, and runs/<id>/ holds no temporary file."""
+    out = prepare_dir(tmp_path / "s")
+    cfg = RunConfig(n_train=64, steps=5, batch_size=16, hidden=[8], seed=4)
+    (res,) = vaebench.train([cfg])
+    arrays, rid, real = eval_arrays(res, 50), run_id(cfg), os.fsync
+    calls = []
+
+    def interrupted(fd):
+        calls.append(fd)
+        if len(calls) == 3:  # arrays.npz, history.parquet, then weights.pt
+            raise KeyboardInterrupt
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_run(out, rid, cfg, arrays, res.history, res.model.state_dict())
+    monkeypatch.setattr(os, "fsync", real)
+    run_dir = out / "runs" / rid
+    assert sorted(p.name for p in run_dir.iterdir()) == ["arrays.npz", "history.parquet"]
+    assert check_run(out, rid) == f"{run_dir / 'weights.pt'}: missing"
+    assert np.array_equal(load_artifacts(out, rid)["mu"], arrays["mu"])
+
+
+def test_leftovers_of_a_killed_writer_in_runs_and_results_are_removed_by_the_next_run(tmp_path):
+    """A killed writer leaves temporary files in results/ and in runs/<id>/ (of a stored run and of a run
+    whose part was never written); the next `run` removes every one, keeps the stored run and trains the
+    other again."""
+    from vaebench import Grid, run_study
+    from vaebench.store import TMP_PREFIX
+
+    grid = Grid(study={"name": "t", "n_train": 64, "steps": 5, "batch_size": 16, "hidden": [8], "n_eval": 20},
+                axes={"seed": [0, 1]})
+    out = tmp_path / "s"
+    first = run_study(grid, out, shard_size=1, threads=1, progress=False)
+    stored, unstored = first["run_id"]
+    for part in (out / "results").glob("part-*.parquet"):  # uncommit seed 1's run: as if killed before
+        if unstored in set(pd.read_parquet(part)["run_id"]):
+            part.unlink()
+    leftovers = [out / "results" / f"{TMP_PREFIX}0123abcd-part-x.parquet",
+                 out / "runs" / stored / f"{TMP_PREFIX}0123abcd-weights.pt",
+                 out / "runs" / stored / f"{TMP_PREFIX}4567abcd-arrays.npz",
+                 out / "runs" / unstored / f"{TMP_PREFIX}89abcdef-history.parquet"]
+    for p in leftovers:
+        p.write_bytes(b"half a file")
+    before = (out / "runs" / stored / "weights.pt").read_bytes()
+    again = run_study(grid, out, shard_size=1, threads=1, progress=False)
+    assert [p for p in leftovers if p.exists()] == []
+    assert not list(out.rglob(f"{TMP_PREFIX}*"))
+    assert (out / "runs" / stored / "weights.pt").read_bytes() == before  # not trained again
+    assert check_run(out, stored) is None and check_run(out, unstored) is None
+    assert list(again["run_id"]) == [stored, unstored] and (again["status"] == "ok").all()

@@ -133,8 +133,9 @@ def transitions(runs: pd.DataFrame) -> pd.DataFrame:
 
 def refinement(trans: pd.DataFrame, points: int) -> dict[tuple[int, float], list[float]]:
     """New β per (latent_dim, l2): ``points`` values spaced evenly in log β inside the span of every
-    seed's bracket of each level (both ends known), and a β three times beyond the ladder's end for a
-    transition that lies outside it."""
+    seed's bracket of each level (both ends known), the geometric mid-point of any seed's bracket that none
+    of them falls inside (so every bracket narrows, also when the seeds' brackets differ), and a β three
+    times beyond the ladder's end for a transition that lies outside it."""
     new: dict[tuple[int, float], set[float]] = {}
     for r in trans[trans["beta_c"].isna()].itertuples():  # outside the ladder: one step of ×3 beyond
         beyond = r.beta_above / 3 if math.isnan(r.beta_below) else r.beta_below * 3
@@ -142,8 +143,11 @@ def refinement(trans: pd.DataFrame, points: int) -> dict[tuple[int, float], list
     inside = trans.dropna(subset=["beta_c"])
     for (d, l2, _), g in inside.groupby(["latent_dim", "l2", "level"]):
         lo, hi = g["beta_below"].min(), g["beta_above"].max()
-        betas = np.geomspace(lo, hi, points + 2)[1:-1]
-        new.setdefault((int(d), float(l2)), set()).update(float(f"{b:.6g}") for b in betas)
+        betas = [float(f"{b:.6g}") for b in np.geomspace(lo, hi, points + 2)[1:-1]]
+        for below, above in zip(g["beta_below"], g["beta_above"], strict=True):
+            if not any(below < b < above for b in betas):
+                betas.append(float(f"{math.sqrt(below * above):.6g}"))
+        new.setdefault((int(d), float(l2)), set()).update(betas)
     return {key: sorted(v) for key, v in new.items()}
 
 

@@ -109,3 +109,30 @@ def test_config_table_prints_lambda_times_batch_beside_lambda():
     t = config_table(_study().assign(batch_size=128))
     assert list(t.columns[:5]) == ["latent_dim", "beta", "l2", "l2_times_batch", "n"]
     assert (t["l2_times_batch"] == t["l2"] * 128).all() and t["l2_times_batch"].max() == pytest.approx(1.28)
+
+
+@pytest.mark.parametrize("order_seed", [0, 1, 2])
+def test_representative_run_is_the_ok_run_with_the_smallest_seed_whatever_the_row_order(order_seed):
+    """Rows shuffled (not in seed order), seeds whose text order differs from their numeric order (10 < 9
+    as text), a diverged run with the cell's smallest seed, and a cell without seed 0: each cell's
+    representative is its ok run of the smallest seed, found here by brute force."""
+    rows = []
+    for lam in (0.0, 1e-3):
+        for beta in (0.01, 0.1, 1.0):
+            for seed in (10, 9, 3, 2, 0) if beta != 1.0 else (12, 5, 30):
+                rows.append({"run_id": f"r{len(rows)}", "status": "ok", "variant": "vae", "latent_dim": 2,
+                             "l2": lam, "beta": beta, "seed": seed, "mse": float(len(rows))})
+    rows.append({**rows[0], "run_id": "dead", "status": "diverged", "seed": -1, "beta": 0.1})  # smallest
+    rows.append({**rows[0], "run_id": "dead2", "status": "diverged", "seed": 1, "beta": 1.0})
+    df = pd.DataFrame(rows).sample(frac=1.0, random_state=order_seed).reset_index(drop=True)
+    assert not df["seed"].is_monotonic_increasing
+
+    reps = representative_runs(df, ["l2", "beta"])
+    expected = {}
+    for r in df[df["status"] == "ok"].itertuples():
+        key = (r.l2, r.beta)
+        if key not in expected or r.seed < expected[key][0]:
+            expected[key] = (r.seed, r.run_id)
+    assert [(r.l2, r.beta) for r in reps.itertuples()] == sorted(expected)  # sorted by the cell columns
+    assert {(r.l2, r.beta): (r.seed, r.run_id) for r in reps.itertuples()} == expected
+    assert set(reps["seed"]) == {0, 5}

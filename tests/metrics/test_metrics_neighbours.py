@@ -203,3 +203,120 @@ def test_threads_sharing_a_point_set_get_one_threads_answers(metrics_route):
         assert len(out) == 4
         for dist, idx in out:
             assert np.array_equal(dist, want[0]) and np.array_equal(idx, want[1])
+
+
+def _many_duplicates(seed: int = 0) -> np.ndarray:
+    """1 000 points on 9 lattice sites (the origin, 4 at distance 1, 4 at √2) plus 100 scattered points,
+    about 100 copies per site with shuffled indices: every query at a site or at the origin ties over
+    hundreds of points, spread over several grid cells in index order."""
+    rng = np.random.default_rng(seed)
+    sites = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1]], float)
+    pts = np.r_[np.repeat(sites, 100, axis=0), np.round(rng.uniform(-3, 3, (100, 2)) * 4) / 4]
+    return pts[rng.permutation(len(pts))]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ties_among_many_duplicates_match_brute_force(metrics_route, seed):
+    """Hundreds of exact ties (points and queries on a quarter lattice: every distance² is exact): the k
+    nearest are the brute-force ones; on the kernel's route exactly the (distance², index) order, so the
+    k-th place among hundreds of equal distances goes to the smallest indices."""
+    pts = _many_duplicates(seed)
+    queries = np.r_[[[0.0, 0.0], [0.5, 0.0], [0.5, 0.5], [1.0, 1.0], [-1.0, 0.0], [3.0, 3.0]], pts[::97]]
+    d = _brute(pts, queries)
+    ps = PointSet(pts)
+    for k in (1, 50, 99, 100, 101, 150, 450, 900, len(pts)):
+        dist, idx = ps.query(queries, k)
+        want = np.sort(d, axis=1)[:, :k]
+        np.testing.assert_array_equal(dist, want)
+        np.testing.assert_array_equal(np.take_along_axis(d, idx, axis=1), want)
+        assert all(len(set(row)) == k for row in idx)
+        if metrics_route == "kernel":
+            order = np.lexsort((np.broadcast_to(np.arange(len(pts)), d.shape), d ** 2), axis=1)[:, :k]
+            np.testing.assert_array_equal(idx, order)
+
+
+def test_neighbours_without_self_and_counts_among_many_duplicates(metrics_route):
+    pts = _many_duplicates(2)
+    d = _brute(pts, pts)
+    for k in (5, 99, 120):
+        near = neighbours_without_self(pts, k)
+        assert not (near == np.arange(len(pts))[:, None]).any()  # never itself, though ~99 copies sit on it
+        nd = np.take_along_axis(d, near, axis=1)
+        off = d + np.diag(np.full(len(pts), np.inf))
+        np.testing.assert_array_equal(nd, np.sort(off, axis=1)[:, :k])
+    # strictly inside: the ~400 copies at distance 1 from the origin lie on its ball's sphere, not inside
+    centres = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 0.0], [0.5, 0.5]])
+    radii = np.array([1.0, 1.0, 0.5, 0.75])
+    counts = PointSet(pts).count_within(centres, radii)
+    np.testing.assert_array_equal(counts, (_brute(pts, centres) < radii[:, None]).sum(axis=1))
+    assert ((pts ** 2).sum(axis=1) <= 1).sum() - counts[0] >= 400
+
+
+def test_a_point_set_shared_by_threads_builds_its_structure_once(metrics_route, monkeypatch):
+    """A race made likely: the build is slowed (a sleep inside it) and several threads released at once
+    ask for it; with the lock one thread builds and the others wait for that one structure."""
+    import threading
+    import time
+
+    from vaebench.metrics import _neighbours
+
+    builds, real_grid, real_tree = [], _neighbours._Grid, _neighbours.cKDTree
+
+    def slow(real):
+        def build(points, **options):
+            builds.append(threading.get_ident())
+            time.sleep(0.2)  # the window in which an unlocked second thread would start its own build
+            return real(points, **options)
+        return build
+
+    monkeypatch.setattr(_neighbours, "_Grid", slow(real_grid))
+    monkeypatch.setattr(_neighbours, "cKDTree", slow(real_tree))
+    x = np.random.default_rng(5).random((400, 2))
+    want = PointSet(x).query(x[:50], 4)
+    builds.clear()
+    ps, out, counts, gate = PointSet(x), [], [], threading.Barrier(4)
+    want_counts = PointSet(x).count_within(x[:10], np.full(10, 0.1))
+    builds.clear()
+
+    def work():
+        gate.wait(timeout=30)
+        out.append(ps.query(x[:50], 4))
+        counts.append(ps.count_within(x[:10], np.full(10, 0.1)))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads) and len(out) == len(counts) == 4
+    assert len(builds) == 1, f"{len(builds)} builds by threads {builds}"
+    for (dist, idx), c in zip(out, counts, strict=True):
+        assert np.array_equal(dist, want[0]) and np.array_equal(idx, want[1])
+        assert np.array_equal(c, want_counts)
+
+
+def test_the_tree_of_many_duplicates_builds_in_a_thread_that_flushes_denormals(tmp_path):
+    """Training leaves its thread flushing denormals (torch.set_flush_denormal, per thread); the fallback
+    route's KD-tree of many duplicated points is then built in that thread (Dask runs a shard's training
+    and evaluation in one). scipy's median-split build segfaulted there: run it in a subprocess, so a crash
+    is a failure of this test, not of the suite."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "build.py"
+    script.write_text(
+        "import sys, numpy as np, torch\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_metrics_neighbours import _many_duplicates\n"
+        "from vaebench.metrics._neighbours import PointSet\n"
+        "torch.set_flush_denormal(True)\n"
+        "for seed in range(3):\n"
+        "    ps = PointSet(_many_duplicates(seed))\n"
+        "    dist, _ = ps.tree.query(ps.points[:5], 150)\n"
+        "    assert dist.shape == (5, 150)\n"
+        "print('built')\n")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=root, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0 and done.stdout.strip() == "built", (done.returncode, done.stderr[-2000:])
