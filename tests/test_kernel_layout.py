@@ -1,4 +1,4 @@
-"""The C kernel's interface and its Python bindings agree: every struct's size and field offsets, every
+"""The C kernel's interface and its Python bindings agree: every struct's size, field offsets and sizes, every
 enum's names in order (objective.STATS, SHAPES, OUTPUTS), the metrics kernel's Grid, and the rule that
 no entry point takes more than 10 parameters.
 
@@ -29,16 +29,14 @@ def test_structs_and_enums_agree_with_the_c_side():
     assert not wrong, f"(C, Python) differ: {wrong}"
     assert {k[0] for k in c} >= {s.__name__ for s in kernel.STRUCTS} | {"Stat", "Shape", "Out"}
     # the metrics kernel's Grid against its binding in vaebench.metrics._neighbours
-    want = {("Grid", ""): ctypes.sizeof(_GridSpec)}
-    want.update({("Grid", name): getattr(_GridSpec, name).offset for name, _ in _GridSpec._fields_})
-    assert grid == want
+    assert grid == kernel.struct_layout(_GridSpec, "Grid")
 
 
 @needs_kernel
 def test_the_enums_follow_the_objectives_names():
     c = kernel.c_layout(lib)
     for group, names in (("Stat", objective.STATS), ("Shape", objective.SHAPES), ("Out", objective.OUTPUTS)):
-        got = sorted((v, n) for (g, n), v in c.items() if g == group)
+        got = sorted((v, n) for (g, n), (v, _) in c.items() if g == group)
         assert [n for _, n in got] == list(names) and [v for v, _ in got] == list(range(len(names)))
 
 
@@ -52,6 +50,15 @@ def test_python_layout_sees_a_changed_struct(monkeypatch):
     monkeypatch.setattr(kernel, "STRUCTS", tuple(Drifted if s is kernel.Draws else s for s in kernel.STRUCTS))
     after = kernel.python_layout()
     assert after[("Draws", "model")] != before[("Draws", "model")] and ("Draws", "extra") in after
+
+
+def test_python_layout_sees_a_narrower_field(monkeypatch):
+    """A last field bound as int32 keeps every offset and (padded) the struct's size: its size differs."""
+    class Narrow(ctypes.Structure):
+        _fields_ = [("beta1", kernel.f64), ("beta2", kernel.f64), ("eps", kernel.f64), ("t", ctypes.c_int32)]
+
+    assert ctypes.sizeof(Narrow) == ctypes.sizeof(kernel.Adam)
+    assert kernel.struct_layout(Narrow, "Adam")[("Adam", "t")] != kernel.python_layout()[("Adam", "t")]
 
 
 def _prototypes(text: str) -> dict[str, int]:

@@ -82,7 +82,7 @@ class Step(ctypes.Structure):
 
 
 class LayoutEntry(ctypes.Structure):
-    _fields_ = [("group", ctypes.c_char_p), ("name", ctypes.c_char_p), ("value", i64)]
+    _fields_ = [("group", ctypes.c_char_p), ("name", ctypes.c_char_p), ("value", i64), ("size", i64)]
 
 
 STRUCTS: tuple[type[ctypes.Structure], ...] = (Layer, Net, Models, Adam, Mlp, Draws, Terms, Step, LayoutEntry)
@@ -106,30 +106,43 @@ SIGNATURES: dict[str, tuple[list, object]] = {
 }
 
 
+Table = dict[tuple[str, str], tuple[int, int]]  # (struct or enum, field or name) → (offset or value, size)
+
+
 def c_field_name(name: str) -> str:
     """The C name of a ctypes field (``as`` is a Python keyword: ``as_`` here)."""
     return name.rstrip("_")
 
 
-def python_layout() -> dict[tuple[str, str], int]:
-    """What ``vb_layout`` should return, from the ctypes side: sizes, offsets, enum values, constants."""
-    out: dict[tuple[str, str], int] = {}
-    for s in STRUCTS:
-        out[(s.__name__, "")] = ctypes.sizeof(s)
-        for name, *_ in s._fields_:
-            out[(s.__name__, c_field_name(name))] = getattr(s, name).offset
-    for group, names in ENUMS.items():
-        out.update({(group, n): i for i, n in enumerate(names)})
-    out[("MAX_LAYERS", "")], out[("MAX_LATENT", "")] = MAX_LAYERS, MAX_LATENT
+def struct_layout(s: type[ctypes.Structure], name: str | None = None) -> Table:
+    """A ctypes struct as ``vb_layout`` states one: (struct, "") → (0, size); (struct, field) → (offset,
+    size)."""
+    name = name or s.__name__
+    out = {(name, ""): (0, ctypes.sizeof(s))}
+    for field, *_ in s._fields_:
+        desc = getattr(s, field)
+        out[(name, c_field_name(field))] = (desc.offset, desc.size)
     return out
 
 
-def c_layout(lib) -> dict[tuple[str, str], int]:
+def python_layout() -> Table:
+    """What ``vb_layout`` should return, from the ctypes side: sizes and offsets, enum values (names from
+    :mod:`vaebench.objective`), constants; each as (value, size)."""
+    out: Table = {}
+    for s in STRUCTS:
+        out.update(struct_layout(s))
+    for group, names in ENUMS.items():
+        out.update({(group, n): (i, 0) for i, n in enumerate(names)})
+    out[("MAX_LAYERS", "")], out[("MAX_LATENT", "")] = (MAX_LAYERS, 0), (MAX_LATENT, 0)
+    return out
+
+
+def c_layout(lib) -> Table:
     """The same table from the built library (``vb_layout``)."""
-    out: dict[tuple[str, str], int] = {}
+    out: Table = {}
     entry, i = LayoutEntry(), 0
     while lib.vb_layout(i, ctypes.byref(entry)):
-        out[(entry.group.decode(), entry.name.decode())] = entry.value
+        out[(entry.group.decode(), entry.name.decode())] = (entry.value, entry.size)
         i += 1
     return out
 

@@ -108,11 +108,11 @@ typedef struct {
     float *scratch;
 } Step;
 
-/* One entry of the layout table (layout.c): a struct's size (name "") or a field's offset, or an enum
- * constant's value (group "Stat", name its Python name). */
+/* One entry of the layout table (layout.c): a struct's size (name "", value 0), a field's offset (value)
+ * and size, an enum constant's value (group "Stat", name its Python name, size 0), a constant's value. */
 typedef struct {
     const char *group, *name;
-    int64_t value;
+    int64_t value, size;
 } LayoutEntry;
 
 /* Entry points (no more than 10 parameters each). Sizes are in floats, for the caller to allocate. */

@@ -1,15 +1,15 @@
-/* vb_layout: the sizes and field offsets of kernel.h's structs and the names of its enums, as a table that
+/* vb_layout: the sizes, field offsets and field sizes of kernel.h's structs and the names of its enums, as a table that
  * tests/test_kernel_layout.py compares with the ctypes bindings (vaebench/kernel/__init__.py) and with
  * objective.STATS, SHAPES and OUTPUTS. The metrics kernel's Grid comes from metrics.c. */
 #include <stddef.h>
 
 #include "kernel.h"
 
-#define SIZE(T) {#T, "", (int64_t)sizeof(T)},
-#define FIELD(T, f) {#T, #f, (int64_t)offsetof(T, f)},
-#define STAT_ENTRY(id, name) {"Stat", name, id},
-#define SHAPE_ENTRY(id, name) {"Shape", name, id},
-#define OUT_ENTRY(id, name) {"Out", name, id},
+#define SIZE(T) {#T, "", 0, (int64_t)sizeof(T)},
+#define FIELD(T, f) {#T, #f, (int64_t)offsetof(T, f), (int64_t)sizeof(((T *)0)->f)},
+#define STAT_ENTRY(id, name) {"Stat", name, id, 0},
+#define SHAPE_ENTRY(id, name) {"Shape", name, id, 0},
+#define OUT_ENTRY(id, name) {"Out", name, id, 0},
 
 static const LayoutEntry ENTRIES[] = {
     SIZE(Layer) FIELD(Layer, n_in) FIELD(Layer, n_out) FIELD(Layer, w_at) FIELD(Layer, b_at)
@@ -27,8 +27,9 @@ static const LayoutEntry ENTRIES[] = {
     FIELD(Step, terms) FIELD(Step, x) FIELD(Step, noise) FIELD(Step, prior) FIELD(Step, recon_var)
     FIELD(Step, out) FIELD(Step, values) FIELD(Step, scratch)
     SIZE(LayoutEntry) FIELD(LayoutEntry, group) FIELD(LayoutEntry, name) FIELD(LayoutEntry, value)
+    FIELD(LayoutEntry, size)
     VB_STATS(STAT_ENTRY) VB_SHAPES(SHAPE_ENTRY) VB_OUTPUTS(OUT_ENTRY)
-    {"MAX_LAYERS", "", MAX_LAYERS}, {"MAX_LATENT", "", MAX_LATENT},
+    {"MAX_LAYERS", "", MAX_LAYERS, 0}, {"MAX_LATENT", "", MAX_LATENT, 0},
 };
 
 extern const LayoutEntry vb_grid_layout[]; /* metrics.c */

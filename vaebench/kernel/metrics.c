@@ -5,9 +5,9 @@
 #include "../_metrics_kernel.c"
 #include "kernel.h"
 
-#define GRID_FIELD(f) {"Grid", #f, (int64_t)offsetof(Grid, f)},
+#define GRID_FIELD(f) {"Grid", #f, (int64_t)offsetof(Grid, f), (int64_t)sizeof(((Grid *)0)->f)},
 const LayoutEntry vb_grid_layout[] = {
-    {"Grid", "", (int64_t)sizeof(Grid)},
+    {"Grid", "", 0, (int64_t)sizeof(Grid)},
     GRID_FIELD(n) GRID_FIELD(d) GRID_FIELD(gx) GRID_FIELD(gy) GRID_FIELD(a0) GRID_FIELD(a1) GRID_FIELD(sorted)
     GRID_FIELD(order) GRID_FIELD(start) GRID_FIELD(lo0) GRID_FIELD(lo1) GRID_FIELD(h0) GRID_FIELD(h1)
     GRID_FIELD(inv0) GRID_FIELD(inv1) GRID_FIELD(margin)
