@@ -22,8 +22,8 @@ static adam_t adam_setup(const Adam *h, int64_t t)
  * fmaf, and no product left beside a sum for the compiler to contract (an optimize attribute would, but
  * it resets the function's other options and stops its vectorisation). Bit-identical to
  * torch.optim.Adam(fused=True), tested. */
-static void adam_one(const adam_t *a, int64_t P, int64_t n_weights, float *p, const float *g, float *m1, float *m2,
-                     float lr, float l2, float *total, float *l2_out, uint8_t *alive, int64_t *died_at)
+static void adam_one(const adam_t *a, int64_t P, int64_t n_weights, float *p, const float *g, float *m1,
+                     float *m2, float lr, float l2, float *total, float *l2_out, uint8_t *alive, int64_t *died_at)
 {
     vf sq = {0}, fin = {0};
     int64_t i = 0;

@@ -89,7 +89,8 @@ static void fused_step(const Step *st, const Terms *tm, const float *x, const fl
         const float c_rec = 1.f / ((float)B * recon_var[m]);
         const float recon = recon_value(nx, rec, xm, c_rec);
         const float mmd = mmd_kind < 0 ? 0.f
-                          : mmd_value_grad(mmd_kind == ST_MMD_IMQ, B, d, z, prior + m * ps, gm, mbuf, mmd_value);
+                          : mmd_value_grad(mmd_kind == ST_MMD_IMQ, B, d, z, prior + m * ps, gm, mbuf,
+                                           mmd_value);
         value[ST_RECON] = recon;
         value[ST_KL] = kl;
         value[ST_KL_DIM] = 0.f;

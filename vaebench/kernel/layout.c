@@ -1,5 +1,5 @@
-/* vb_layout: the sizes, field offsets and field sizes of kernel.h's structs and the names of its enums, as a table that
- * tests/test_kernel_layout.py compares with the ctypes bindings (vaebench/kernel/__init__.py) and with
+/* vb_layout: the sizes, field offsets and field sizes of kernel.h's structs and the names of its enums, as
+ * a table that tests/test_kernel_layout.py compares with the ctypes bindings (vaebench/kernel/__init__.py) and with
  * objective.STATS, SHAPES and OUTPUTS. The metrics kernel's Grid comes from metrics.c. */
 #include <stddef.h>
 

@@ -19,7 +19,8 @@ enum { EP_PLAIN, EP_RELU, EP_MASK, EP_ADD };
  * then EP_PLAIN: acc; EP_RELU: acc < 0 ? 0 : acc; EP_MASK: aux[r][c] <= 0 ? 0 : acc;
  * EP_ADD: acc + coef * aux[r][c]. One function per (RB, CV), so the accumulators are fixed-size arrays
  * that the compiler keeps in registers. */
-#define TILE_ARGS int ep, int64_t r0, int64_t c0, int64_t K, const float *A, int64_t ar, int64_t ak, const float *Bm, \
+#define TILE_ARGS int ep, int64_t r0, int64_t c0, int64_t K, const float *A, int64_t ar, int64_t ak, \
+    const float *Bm, \
     int64_t bs, const float *init, float *out, int64_t os, const float *aux, int64_t auxs, float coef
 #define DEFINE_TILE(RB, CV)                                                                        \
     static void tile_##RB##_##CV(TILE_ARGS)                                                        \
@@ -75,8 +76,8 @@ DEFINE_TILE(1, 1)
             TILE(RB, 1)(ep, r, c, K, A, ar, ak, Bm, bs, init, out, os, aux, auxs, coef);            \
     }
 
-static void gemm(int ep, int64_t R, int64_t K, int64_t C, const float *A, int64_t ar, int64_t ak, const float *Bm, int64_t bs,
-                 const float *init, float *out, int64_t os, const float *aux, int64_t auxs, float coef)
+static void gemm(int ep, int64_t R, int64_t K, int64_t C, const float *A, int64_t ar, int64_t ak, const float *Bm,
+                 int64_t bs, const float *init, float *out, int64_t os, const float *aux, int64_t auxs, float coef)
 {
     int64_t r = 0;
     /* rows in tiles of TR, then 4, 2, 1: a 30-row product has no single-row tiles (load-bound) */
@@ -92,8 +93,9 @@ static void gemm(int ep, int64_t R, int64_t K, int64_t C, const float *A, int64_
  * over k < KV*VL (A's and Wt's pad lanes hold zeros); out [R, N] contiguous. VL/N rows at a time give VL
  * dot products, summed across lanes together by a shuffle tree (30 shuffles for 16 sums). */
 
-static inline __attribute__((always_inline)) void narrow_n(const int64_t N, int64_t R, int64_t KV, const float *A, int64_t as,
-                                                            const float *Wt, int64_t ws, const float *bias, float *out)
+static inline __attribute__((always_inline)) void narrow_n(const int64_t N, int64_t R, int64_t KV, const float *A,
+                                                            int64_t as, const float *Wt, int64_t ws,
+                                                            const float *bias, float *out)
 {
     const int64_t RG = VL / N;
     vf bv = {0};
@@ -124,8 +126,8 @@ static inline __attribute__((always_inline)) void narrow_n(const int64_t N, int6
 
 static int narrow_ok(int64_t N) { return N == 1 || N == 2 || N == 4; }
 
-static void narrow(int64_t N, int64_t R, int64_t KV, const float *A, int64_t as, const float *Wt, int64_t ws, const float *bias,
-                   float *out)
+static void narrow(int64_t N, int64_t R, int64_t KV, const float *A, int64_t as, const float *Wt, int64_t ws,
+                   const float *bias, float *out)
 {
     if (N == 1)
         narrow_n(1, R, KV, A, as, Wt, ws, bias, out);
@@ -307,8 +309,8 @@ static void forward_one(const Net *net, const float *p, const float *x, float *o
 void vb_forward(const Mlp *c, float *out, int64_t os)
 {
     for (int64_t m = 0; m < c->M; m++)
-        forward_one(c->net, c->flat + m * c->P, c->x + m * c->xs, out + m * os, c->dd, c->ss, c->acts + m * c->as,
-                    c->scratch, c->B);
+        forward_one(c->net, c->flat + m * c->P, c->x + m * c->xs, out + m * os, c->dd, c->ss,
+                    c->acts + m * c->as, c->scratch, c->B);
 }
 
 static void backward_one(const Net *net, const float *p, const float *x, const float *acts,

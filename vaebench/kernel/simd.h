@@ -102,8 +102,8 @@ static inline vf select(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi
  * |x| <= 87.3 (tested against torch.exp). exp(x > 88.72) = inf, exp(x < -87.33) = 0 (the engine flushes
  * denormals anyway), exp(NaN) = NaN, as PyTorch's.
  *
- * exp_reduced, the core both exps share: for x clamped to [-87.34, 88.72]: n = round-to-nearest-even(x / ln 2) by the
- * 1.5·2^23 trick (|x / ln 2| < 2^22), and the polynomial p = exp(x - n ln 2), so exp(x) = p · 2^n. */
+ * exp_reduced, the core both exps share, for x clamped to [-87.34, 88.72]: n = round-to-nearest-even(x /
+ * ln 2) by the 1.5·2^23 trick (|x / ln 2| < 2^22), and the polynomial p = exp(x - n ln 2), so exp(x) = p · 2^n. */
 static inline __attribute__((always_inline)) vf exp_reduced(vf x, vf *n_out)
 {
     const float magic = 12582912.f;

@@ -61,7 +61,8 @@ ALWAYS_INLINE float recon_value(int64_t nx, const float *rec, const float *x, fl
 }
 
 /* dL/dx̂ = slope · (x̂ - x) c_rec into grec [nx]. */
-ALWAYS_INLINE void recon_grad(int64_t nx, const float *rec, const float *x, float c_rec, float slope, float *grec)
+ALWAYS_INLINE void recon_grad(int64_t nx, const float *rec, const float *x, float c_rec, float slope,
+                              float *grec)
 {
     const float cg = slope * c_rec;
     int64_t i = 0;
@@ -106,8 +107,8 @@ ALWAYS_INLINE float sample_and_kl(int64_t B, int64_t d, const float *mu, const f
 }
 
 /* The KL's gradient with the sample's chain rule, from the slopes g_kl [d] (per dimension: kl's slope
- * plus kl_dim's) and gz = dL/dz: dL/dμ = g_kl μ/B + gz, dL/dlog σ² = g_kl (σ² - 1)/(2B) + gz·σε/2, into
- * genc [2, B, d] (μ's, then log σ²'s). */
+ * plus kl_dim's) and gz = dL/dz: dL/dμ = g_kl μ/B + gz, dL/dlog σ² = g_kl (σ² - 1)/(2B) + gz·σε/2,
+ * into genc [2, B, d] (μ's, then log σ²'s). */
 ALWAYS_INLINE void kl_grad(int64_t B, int64_t d, const float *g_kl, const float *mu, const float *var,
                            const float *sp, const float *gz, float *genc)
 {
@@ -151,9 +152,9 @@ static inline vf kern(int imq, vf r2, float c, vf *slope)
  * its opposite for each b_j into gt (SoA [D][Bp]). Inlined with D constant for D = 1, 2 (the latents
  * of the seed's study): the differences then stay in registers. Lanes outside the pairs are masked,
  * so only the first and last blocks of a row pay for it. */
-static inline __attribute__((always_inline)) float kernel_row_d(const int64_t D, int imq, float c, int64_t B, int64_t Bp,
-                                                                 const float *ai, const float *bt, int64_t i,
-                                                                 int tri, float *gi, float *gt)
+static inline __attribute__((always_inline)) float kernel_row_d(const int64_t D, int imq, float c, int64_t B,
+                                                                 int64_t Bp, const float *ai, const float *bt,
+                                                                 int64_t i, int tri, float *gi, float *gt)
 {
     const vi lane = LANES;
     const vf zero = {0};
@@ -191,8 +192,8 @@ static inline __attribute__((always_inline)) float kernel_row_d(const int64_t D,
     return sum_vec(acc);
 }
 
-static float kernel_row(int64_t d, int imq, float c, int64_t B, int64_t Bp, const float *ai, const float *bt, int64_t i,
-                        int tri, float *gi, float *gt)
+static float kernel_row(int64_t d, int imq, float c, int64_t B, int64_t Bp, const float *ai, const float *bt,
+                        int64_t i, int tri, float *gi, float *gt)
 {
     if (d == 1)
         return kernel_row_d(1, imq, c, B, Bp, ai, bt, i, tri, gi, gt);
