@@ -9,12 +9,14 @@ size and field offsets, and every enum's names, with the C side (``vb_layout``).
 
 Adding a statistic to the objective (say ``"tc"``):
 
-1. ``vaebench/losses.py``: its PyTorch formula (the reference route and the tests' autograd reference);
-2. ``vaebench/objective.py``: ``"tc"`` appended to ``STATS`` and computed in ``statistics``;
-3. ``vaebench/kernel/stats.c``: ``tc_value`` and ``tc_grad``, side by side;
-4. ``vaebench/kernel/kernel.h``: ``X(ST_TC, "tc")`` appended to ``VB_STATS`` (the layout test fails until
-   the C names equal ``STATS``), and ``fused.c`` calls the pair (its value into ``value[ST_TC]``, its slope
-   into its gradient).
+1. C, ``vaebench/kernel/stats.c``: ``tc_value`` and ``tc_grad``, side by side; ``kernel.h``:
+   ``X(ST_TC, "tc")`` appended to ``VB_STATS``; ``fused.c``: ``value[ST_TC] = tc_value(...)`` and
+   ``tc_grad(..., slope[ST_TC], ...)`` into the gradient of what it reads (the reconstruction, z, or μ and
+   log σ²). A statistic fused.c does not compute is NaN, so a term of it diverges at once.
+2. Python, ``vaebench/objective.py``: ``"tc"`` appended to ``STATS`` (``tests/test_kernel_layout.py``
+   fails until the C and Python names agree), computed in ``statistics`` from its PyTorch formula in
+   ``vaebench/losses.py`` (the operators route, and the autograd reference ``tests/test_fused.py`` checks
+   the C gradient against).
 """
 
 from __future__ import annotations

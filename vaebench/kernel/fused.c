@@ -2,6 +2,7 @@
  * the decoder, the statistics, the objective's terms and their slopes, each statistic's gradient, backward
  * of both MLPs and Adam. One model's activations never leave L1/L2. Reads and writes what Step says.
  */
+#include <math.h>
 #include <string.h>
 
 #include "kernel.h"
@@ -15,12 +16,12 @@ int64_t vb_fused_scratch_floats(const Net *enc, const Net *dec, int64_t B, int64
            + 3 * dz * padv(B);
 }
 
-/* The objective of one model: total = Σ_i w_i f_i(s_i) over its terms, and the slopes dL/ds of each
- * statistic (g_kl [d] per latent dimension: the kl statistic's slope on every dimension plus kl_dim's
- * own). value[ST_KL_DIM] is unused: kl_k [d] holds that statistic. */
+/* The objective of one model: total = Σ_i w_i f_i(s_i) over its terms, and the slope dL/ds of each
+ * statistic into slope[stat], in term order; the KL's, per latent dimension, into g_kl [d] (the kl
+ * statistic's slope on every dimension, kl_dim's on its own), where kl_k [d] holds kl_dim's values. */
 static inline __attribute__((always_inline)) float step_terms(const Terms *tm, int64_t m, int64_t d,
                                                               const float *value, const float *kl_k,
-                                                              float *g_rec, float *g_kl, float *g_mmd)
+                                                              float *slope, float *g_kl)
 {
     float total = 0.f;
     for (int64_t i = 0; i < tm->n_terms; i++) {
@@ -38,13 +39,11 @@ static inline __attribute__((always_inline)) float step_terms(const Terms *tm, i
         const float s = value[stat];
         const float g = wi * term_slope(f, s, ci);
         total += wi * term_value(f, s, ci);
-        if (stat == ST_RECON)
-            *g_rec += g;
-        else if (stat == ST_KL)
+        if (stat == ST_KL)
             for (int64_t k = 0; k < d; k++)
                 g_kl[k] += g;
         else
-            *g_mmd += g;
+            slope[stat] += g;
     }
     return total;
 }
@@ -81,7 +80,10 @@ static void fused_step(const Step *st, const Terms *tm, const float *x, const fl
     adam_t a = adam_setup(&st->adam, t);
     memset(gr, 0, P * sizeof *gr); /* entries past the layout stay 0; backward_one writes all others */
     for (int64_t m = 0; m < M; m++) {
-        float *p = flat + m * P, kl_k[MAX_LATENT] = {0}, g_kl[MAX_LATENT] = {0}, value[N_STAT];
+        float *p = flat + m * P, kl_k[MAX_LATENT] = {0}, g_kl[MAX_LATENT] = {0}, slope[N_STAT] = {0};
+        float value[N_STAT]; /* a statistic this step does not compute is NaN: its terms diverge, loudly */
+        for (int i = 0; i < N_STAT; i++)
+            value[i] = NAN;
         const float *xm = x + m * xs, *z = stochastic ? zs : mu;
         forward_one(enc, p, xm, mu, d, nd, eacts, scratch, B); /* μ then log σ², [B, d] each */
         const float kl = stochastic ? sample_and_kl(B, d, mu, lv, noise + m * ns, sp, zs, var, kl_k) : 0.f;
@@ -93,18 +95,17 @@ static void fused_step(const Step *st, const Terms *tm, const float *x, const fl
                                            mmd_value);
         value[ST_RECON] = recon;
         value[ST_KL] = kl;
-        value[ST_KL_DIM] = 0.f;
-        value[ST_MMD_RBF] = value[ST_MMD_IMQ] = mmd;
-        float g_rec = 0.f, g_mmd = 0.f;
-        const float total = step_terms(tm, m, d, value, kl_k, &g_rec, g_kl, &g_mmd);
+        if (mmd_kind >= 0)
+            value[mmd_kind] = mmd;
+        const float total = step_terms(tm, m, d, value, kl_k, slope, g_kl);
         out[OUT_RECON * M + m] = recon;
         out[OUT_KL * M + m] = kl;
         out[OUT_MMD * M + m] = mmd;
         out[OUT_TOTAL * M + m] = total;
-        recon_grad(nx, rec, xm, c_rec, g_rec, grec);
+        recon_grad(nx, rec, xm, c_rec, slope[ST_RECON], grec);
         backward_one(dec, p, z, dacts, grec, n_x, 0, gr, 2.f * l2[m], gz, scratch, B);
         if (mmd_kind >= 0)
-            mmd_grad(nd, g_mmd, gm, gz);
+            mmd_grad(nd, slope[mmd_kind], gm, gz);
         if (stochastic)
             kl_grad(B, d, g_kl, mu, var, sp, gz, genc);
         else

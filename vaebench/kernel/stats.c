@@ -6,9 +6,11 @@
  * "slope" below), then each statistic's own gradient, scaled by its slope, into the gradient of what it
  * reads (the reconstruction x̂, the latent z, or μ and log σ² directly).
  *
- * Adding a statistic: a value and a gradient function here, one line in VB_STATS (kernel.h), its case in
- * step_terms / the driver's gradient pass (fused.c), and its name in objective.STATS with its PyTorch
- * formula in vaebench/losses.py (the reference the tests differentiate).
+ * Adding a statistic: its value and gradient functions here, side by side; its line in VB_STATS
+ * (kernel.h); in fused_step (fused.c) one call of each, value[ST_X] = x_value(...) and
+ * x_grad(..., slope[ST_X], ...) into the gradient of what it reads (a statistic left out there is NaN, so
+ * its terms diverge loudly). In Python: its name in objective.STATS (the layout test fails until the two
+ * lists agree) and its PyTorch formula in vaebench/losses.py (the reference the tests differentiate).
  */
 #include <math.h>
 
