@@ -1,4 +1,4 @@
-"""The CPU kernel (vaebench/_cpu_kernel.c): its numbers against PyTorch's, its build and its fallbacks.
+"""The CPU kernel (vaebench/kernel/): its numbers against PyTorch's, its build and its fallbacks.
 
 References are independent of the kernel: autograd through the public batch-major
 :func:`vaebench.model.mlp` for forward and backward, ``torch.optim.Adam`` for the optimiser step.
@@ -75,11 +75,7 @@ def test_relu_keeps_nan_as_pytorch_does():
 
 
 def _adam(flat, grad, exp1, exp2, lr, l2, total, alive, died, t, n_weights):
-    l2_out = torch.empty_like(total)
-    lib.vb_adam(flat.shape[0], flat.shape[1], n_weights, flat.data_ptr(), grad.data_ptr(), exp1.data_ptr(),
-                exp2.data_ptr(), lr.data_ptr(), l2.data_ptr(), total.data_ptr(), l2_out.data_ptr(),
-                alive.data_ptr(), died.data_ptr(), t, 0.9, 0.999, 1e-8)
-    return l2_out
+    return cpu_kernel.adam(lib, flat, grad, exp1, exp2, lr, l2, total, alive, died, t, n_weights)
 
 
 @needs_kernel

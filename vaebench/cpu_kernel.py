@@ -1,5 +1,5 @@
-"""The CPU kernel (``_cpu_kernel.c``, and ``_metrics_kernel.c`` for the metrics suite's O(n²) loops): built
-once per machine with the system C compiler into one library, loaded by ctypes.
+"""The CPU kernel (the C sources in ``vaebench/kernel/``, and ``_metrics_kernel.c`` for the metrics suite's
+O(n²) loops): built once per machine with the system C compiler into one library, loaded by ctypes.
 
 A training step of the seed VAE on the CPU spends its time streaming small activations through memory
 between PyTorch operators; the kernel computes one model's whole MLP forward or backward (and its Adam
@@ -15,12 +15,12 @@ operators, a second route that computes the same function but not bit-identical 
 run takes depends on the machine, the variant and the run's own shape (MLPs deeper than
 :data:`MAX_LAYERS` take the operators), never on the runs beside it. The fused route
 (:mod:`vaebench.routes.fused`) calls ``vb_fused_steps``: whole steps, all those between two logged ones
-in one call. :class:`KernelMLP` (``vb_forward``, ``vb_backward``), ``vb_adam`` and ``vb_exp`` expose C
-pieces one at a time, for the tests that check them against autograd, ``torch.optim.Adam`` and
-``torch.exp``. ``vb_pair_sum``, ``vb_rank_counts``, ``vb_knn`` and ``vb_count_within`` serve
-:mod:`vaebench.metrics._pairwise`, :mod:`vaebench.metrics.structure` and
+in one call, described by one ``Step`` struct. :class:`KernelMLP` (``vb_forward``, ``vb_backward``),
+:func:`adam` (``vb_adam``) and ``vb_exp`` expose C pieces one at a time, for the tests that check them
+against autograd, ``torch.optim.Adam`` and ``torch.exp``. ``vb_pair_sum``, ``vb_rank_counts``, ``vb_knn``
+and ``vb_count_within`` serve :mod:`vaebench.metrics._pairwise`, :mod:`vaebench.metrics.structure` and
 :mod:`vaebench.metrics._neighbours`, which fall back to NumPy and PyTorch (the same numbers to rounding)
-where the library is not there.
+where the library is not there. The structs and signatures are bound in :mod:`vaebench.kernel`.
 """
 
 from __future__ import annotations
@@ -37,11 +37,17 @@ import threading
 import warnings
 from pathlib import Path
 
-# the training kernel and the metrics suite's O(n²) loops, built into one library
-SOURCES = (Path(__file__).with_name("_cpu_kernel.c"), Path(__file__).with_name("_metrics_kernel.c"))
+from vaebench import kernel
+
+# the training kernel (one unit, library.c) and the metrics suite's O(n²) loops (metrics.c, which includes
+# _metrics_kernel.c), built into one library; the build's name hashes every source
+KERNEL_DIR = Path(__file__).with_name("kernel")
+UNITS = (KERNEL_DIR / "library.c", KERNEL_DIR / "metrics.c")
+SOURCES = (*sorted([*KERNEL_DIR.glob("*.c"), *KERNEL_DIR.glob("*.h")]),
+           Path(__file__).with_name("_metrics_kernel.c"))
 FLAGS = ["-O3", "-march=native", "-std=gnu11", "-fPIC", "-shared", "-fno-math-errno"]
 ENV = "VAEBENCH_CPU_KERNEL"  # "auto" (default): the kernel if it builds; "torch": PyTorch operators only
-MAX_LAYERS = 64  # per MLP, the kernel's fixed table size
+MAX_LAYERS = kernel.MAX_LAYERS  # per MLP, the kernel's fixed table size (a Net)
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -53,27 +59,6 @@ def _new_lock() -> None:
 
 
 os.register_at_fork(after_in_child=_new_lock)
-
-_p, _i64 = ctypes.c_void_p, ctypes.c_int64
-_SIGNATURES = {
-    "vb_scratch_floats": ([_p, _i64], _i64),
-    "vb_acts_floats": ([_p, _i64], _i64),
-    "vb_forward": ([_i64, _p, _p, _i64, _p, _i64, _p, _i64, _i64, _i64, _p, _i64, _p, _i64], None),
-    "vb_backward": ([_i64, _p, _p, _i64, _p, _i64, _p, _i64, _p, _i64, _i64, _i64, _p, _p, _p, _i64, _p,
-                     _i64], None),
-    "vb_adam": ([_i64, _i64, _i64, _p, _p, _p, _p, _p, _p, _p, _p, _p, _p, _i64,
-                 ctypes.c_double, ctypes.c_double, ctypes.c_double], None),
-    "vb_exp": ([_i64, _p, ctypes.c_float, _p], None),
-    "vb_fused_scratch_floats": ([_p, _p, _i64, _i64], _i64),
-    "vb_pair_sum": ([_i64, _i64, _p, _i64, ctypes.c_double], ctypes.c_double),
-    "vb_rank_counts": ([_p, _i64, _p, _p, _p, _p], _i64),
-    "vb_knn": ([_p, _i64, _p, _i64, _p, _p], None),
-    "vb_count_within": ([_p, _i64, _p, _p, _p], None),
-    "vb_fused_steps": ([_i64, _i64, _i64, _i64, _i64, _p, _p, _p, _i64, _i64, _p, _i64, _p, _i64, _p, _i64,
-                        _i64, _p, _p, _p, _p, _i64, _p, _p, _p, _p, _p, _p, _i64, _p, _p, _i64,
-                        ctypes.c_double, ctypes.c_double, ctypes.c_double, _p, _i64], None),
-}
-
 
 def cache_dir() -> Path:
     """Where built kernels are kept (created on demand)."""
@@ -103,7 +88,7 @@ def _compiler() -> list[str] | None:
 
 def _build(cc: list[str]) -> Path:
     version = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=60).stdout
-    texts = [src.read_text() for src in SOURCES]
+    texts = [f"{src.name}\0{src.read_text()}" for src in SOURCES]
     key = hashlib.sha256("\0".join([*texts, version, " ".join(FLAGS), _cpu_flags(),
                                     platform.machine()]).encode()).hexdigest()[:16]
     target = cache_dir() / f"cpu_kernel-{key}.so"
@@ -114,7 +99,7 @@ def _build(cc: list[str]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
     os.close(fd)
     try:
-        done = subprocess.run([*cc, *FLAGS, *map(str, SOURCES), "-o", tmp, "-lm"], capture_output=True,
+        done = subprocess.run([*cc, *FLAGS, *map(str, UNITS), "-o", tmp, "-lm"], capture_output=True,
                               text=True, timeout=300)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cc)} failed: {done.stderr.strip()[:2000]}")
@@ -138,11 +123,7 @@ def _prune(folder: Path, keep: int = 8) -> None:
 
 
 def _open(path: Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))  # CDLL, not PyDLL: calls release the GIL, so worker threads overlap
-    for name, (args, res) in _SIGNATURES.items():
-        fn = getattr(lib, name)
-        fn.argtypes, fn.restype = args, res
-    return lib
+    return kernel.bind(ctypes.CDLL(str(path)))  # CDLL, not PyDLL: calls release the GIL, so threads overlap
 
 
 def mode() -> str:
@@ -193,17 +174,18 @@ class KernelMLP:
     def __init__(self, lib: ctypes.CDLL, flat, layers, batch: int, split: int = 1):
         import torch
 
-        if len(layers) > MAX_LAYERS:
-            raise ValueError(f"hidden = {len(layers) - 1} layers: the CPU kernel takes at most "
-                             f"{MAX_LAYERS - 1}")
         self.lib, self.flat, self.batch, self.split = lib, flat, batch, split
         self.m, self.p = flat.shape
         self.n_in, self.n_out = layers[0].n_in, layers[-1].n_out
         self.block = self.n_out // split
-        self.spec = spec(layers)
-        ptr = self.spec.data_ptr()
-        self.acts = torch.empty(self.m, max(1, lib.vb_acts_floats(ptr, batch)))
-        self.scratch = torch.empty(lib.vb_scratch_floats(ptr, batch))
+        self.net = net(layers)
+        self.acts = torch.empty(self.m, max(1, lib.vb_acts_floats(self.net, batch)))
+        self.scratch = torch.empty(lib.vb_scratch_floats(self.net, batch))
+
+    def _call(self, x) -> kernel.Mlp:
+        return kernel.Mlp(ctypes.addressof(self.net), self.m, self.p, self.batch, self.flat.data_ptr(),
+                          x.data_ptr(), x.stride(0), self.acts.data_ptr(), self.acts.shape[1], self.block,
+                          self.m * self.batch * self.block, self.scratch.data_ptr())
 
     def forward(self, x):
         """``x`` [M, B, n_in] (each model's [B, n_in] contiguous) → output [split, M, B, n_out / split]
@@ -212,10 +194,7 @@ class KernelMLP:
 
         _check_input(x, self.m, self.batch, self.n_in)
         out = torch.empty(self.split, self.m, self.batch, self.block)
-        self.lib.vb_forward(self.m, self.spec.data_ptr(), self.flat.data_ptr(), self.p, x.data_ptr(),
-                            x.stride(0), out.data_ptr(), self.batch * self.block, self.block,
-                            self.m * self.batch * self.block, self.acts.data_ptr(), self.acts.shape[1],
-                            self.scratch.data_ptr(), self.batch)
+        self.lib.vb_forward(self._call(x), out.data_ptr(), self.batch * self.block)
         return out
 
     def backward(self, x, g_out, grad, l2, input_grad: bool):
@@ -227,17 +206,29 @@ class KernelMLP:
         _check_input(x, self.m, self.batch, self.n_in)
         _check_input(g_out.view(-1, self.batch, self.block), self.split * self.m, self.batch, self.block)
         g_in = torch.empty(self.m, self.batch, self.n_in) if input_grad else None
-        self.lib.vb_backward(self.m, self.spec.data_ptr(), self.flat.data_ptr(), self.p, x.data_ptr(),
-                             x.stride(0), self.acts.data_ptr(), self.acts.shape[1],
-                             g_out.data_ptr(), self.batch * self.block, self.block,
-                             self.m * self.batch * self.block, grad.data_ptr(), l2.data_ptr(),
-                             None if g_in is None else g_in.data_ptr(), self.batch * self.n_in,
-                             self.scratch.data_ptr(), self.batch)
+        self.lib.vb_backward(self._call(x), g_out.data_ptr(), self.batch * self.block, grad.data_ptr(),
+                             l2.data_ptr(), None if g_in is None else g_in.data_ptr(), self.batch * self.n_in)
         return g_in
 
 
-def _ptr(a) -> int | None:
-    return None if a is None else a.data_ptr()
+def models(flat, exp1, exp2, lr, l2, alive, died_at, n_weights: int) -> kernel.Models:
+    """The kernel's view of M models: ``flat``, ``exp1``, ``exp2`` [M, P] float32 contiguous; ``lr``,
+    ``l2`` [M] float32; ``alive`` [M] bool; ``died_at`` [M] int64 (the caller keeps them alive)."""
+    m, p = flat.shape
+    return kernel.Models(m, p, n_weights, flat.data_ptr(), exp1.data_ptr(), exp2.data_ptr(), lr.data_ptr(),
+                         l2.data_ptr(), alive.data_ptr(), died_at.data_ptr())
+
+
+def adam(lib: ctypes.CDLL, flat, grad, exp1, exp2, lr, l2, total, alive, died_at, t: int, n_weights: int,
+         betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    """One Adam step of every model (``vb_adam``; the tensors as :func:`models` says, ``grad`` as
+    ``flat``), ``t`` the 1-based step count; adds each model's L2 term to ``total`` [M] and returns it."""
+    import torch
+
+    l2_out = torch.empty_like(total)
+    lib.vb_adam(models(flat, exp1, exp2, lr, l2, alive, died_at, n_weights), kernel.Adam(*betas, eps, t),
+                grad.data_ptr(), total.data_ptr(), l2_out.data_ptr())
+    return l2_out
 
 
 def _check_input(x, m: int, batch: int, width: int) -> None:
@@ -250,15 +241,14 @@ def _check_input(x, m: int, batch: int, width: int) -> None:
                          f"expected float32 [{m}, {batch}, {width}] with contiguous rows on the CPU")
 
 
-
-
-def spec(layers):
-    """The kernel's description of an MLP: int64 [1 + 4·layers] = (n_layers, then n_in, n_out, w_at, b_at
-    of each layer)."""
-    import torch
-
-    return torch.tensor([len(layers)] + [v for ly in layers for v in (ly.n_in, ly.n_out, ly.w_at, ly.b_at)],
-                        dtype=torch.int64)
+def net(layers) -> kernel.Net:
+    """The kernel's description of an MLP (a ``Net``); ValueError past :data:`MAX_LAYERS` layers."""
+    if len(layers) > MAX_LAYERS:
+        raise ValueError(f"hidden = {len(layers) - 1} layers: the CPU kernel takes at most {MAX_LAYERS - 1}")
+    out = kernel.Net(len(layers))
+    for i, ly in enumerate(layers):
+        out.layer[i] = kernel.Layer(ly.n_in, ly.n_out, ly.w_at, ly.b_at)
+    return out
 
 
 def check_chunk(a, m: int, batch: int, width: int) -> None:

@@ -1,13 +1,15 @@
-"""The fused route: on the CPU, each step of every model is computed by the C kernel (``vb_fused_step``:
+"""The fused route: on the CPU, each step of every model is computed by the C kernel (``fused_step``:
 forward, sampling, the objective's statistics, terms and gradients, backward, Adam), model after model
-while its activations sit in cache, the steps between two logged ones in one call (``vb_fused_steps``).
-No PyTorch operator runs inside a step."""
+while its activations sit in cache, the steps between two logged ones in one call (``vb_fused_steps``,
+given one ``Step`` struct: :mod:`vaebench.kernel`). No PyTorch operator runs inside a step."""
 
 from __future__ import annotations
 
+import ctypes
+
 import torch
 
-from vaebench import cpu_kernel, objective
+from vaebench import cpu_kernel, kernel, objective
 from vaebench.group import GroupState
 from vaebench.model import Layout
 
@@ -26,23 +28,22 @@ class FusedRoute:
     def __init__(self, state: GroupState):
         self.state, self.lib, self.steps = state, cpu_kernel.load(), state.steps
         tab, m, p = state.table, state.m, state.flat.shape[1]
-        self.specs = cpu_kernel.spec(state.wide.encoder), cpu_kernel.spec(state.wide.decoder)
-        enc, dec = (s.data_ptr() for s in self.specs)
-        self.scratch = torch.empty(self.lib.vb_fused_scratch_floats(enc, dec, state.batch, p))
+        self.nets = cpu_kernel.net(state.wide.encoder), cpu_kernel.net(state.wide.decoder)
+        self.scratch = torch.empty(self.lib.vb_fused_scratch_floats(*self.nets, state.batch, p))
         self.term_ids = torch.tensor([[objective.STATS.index(s) for s in tab.stats],
                                       [objective.SHAPES.index(f) for f in tab.shapes]], dtype=torch.int64)
         self.out = torch.zeros(len(objective.OUTPUTS), m)
         self.logged_names = (*tab.logged, "l2", "total")
         c = state.coefs
-        n_terms, row = len(tab.stats), state.steps * m
-        ids = self.term_ids.data_ptr()
-        # the call's arguments before and after the per-step ones, as plain ints (no tensor op per step)
-        self._head = (m, enc, dec, state.flat.data_ptr(), p, state.wide.n_weights)
-        self._terms = (n_terms, ids, ids + 8 * n_terms)
-        self._weights = tab.weight.data_ptr(), tab.at.data_ptr(), row
-        self._tail = (c.recon_var.data_ptr(), state.exp1.data_ptr(), state.exp2.data_ptr(), c.lr.data_ptr(),
-                      c.l2.data_ptr(), self.out.data_ptr())
-        self._alive = state.alive.data_ptr(), state.died_at.data_ptr()
+        ids = self.term_ids
+        # one Step for the route's life; each call sets where its steps start (the draws, the terms' row, t)
+        self.call = kernel.Step(
+            enc=ctypes.addressof(self.nets[0]), dec=ctypes.addressof(self.nets[1]), B=state.batch,
+            models=cpu_kernel.models(state.flat, state.exp1, state.exp2, c.lr, c.l2, state.alive,
+                                     state.died_at, state.wide.n_weights),
+            terms=kernel.Terms(len(tab.stats), ids[0].data_ptr(), ids[1].data_ptr(), 0, 0, state.steps * m),
+            recon_var=c.recon_var.data_ptr(), out=self.out.data_ptr(), scratch=self.scratch.data_ptr())
+        self._terms = tab.weight.data_ptr(), tab.at.data_ptr()
         self._chunk: tuple = ()
 
     def load(self, xs, noise, prior) -> None:
@@ -52,7 +53,7 @@ class FusedRoute:
         for a in (noise, prior):
             if a is not None:
                 cpu_kernel.check_chunk(a, st.m, st.batch, st.d)
-        self._chunk = tuple((0, 0, 0) if a is None else (a.data_ptr(), 4 * a.stride(1), a.stride(0))
+        self._chunk = tuple((0, 0, 0) if a is None else (a.data_ptr(), a.stride(0), a.stride(1))
                             for a in (xs, noise, prior))
         self._keep = (xs, noise, prior)
 
@@ -60,15 +61,13 @@ class FusedRoute:
         """Steps ``t`` .. ``t + n − 1`` (0-based) on steps ``j`` .. ``j + n − 1`` of the loaded chunk, in one
         call (the GIL is released once for n steps); ``log``: :meth:`logged` will be read after the
         last."""
-        (xp, xj, xs), (np_, nj, ns), (pp, pj, ps) = self._chunk
-        w, c, row = self._weights
-        off = 4 * t * self.state.m
-        noise = np_ + j * nj if np_ else None
-        prior = pp + j * pj if pp else None
-        self.lib.vb_fused_steps(n, xj, nj, pj, *self._head, xp + j * xj, xs, noise, ns, prior, ps,
-                                *self._terms, w + off, c + off, row, *self._tail, log, *self._alive, t + 1,
-                                ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPS, self.scratch.data_ptr(),
-                                self.state.batch)
+        call, off = self.call, 4 * t * self.state.m
+        for draws, (at, model, step) in zip((call.x, call.noise, call.prior), self._chunk, strict=True):
+            draws.at, draws.model, draws.step = (at + 4 * j * step if at else None), model, step
+        call.terms.weight, call.terms.at = self._terms[0] + off, self._terms[1] + off
+        call.adam.beta1, call.adam.beta2 = ADAM_BETAS
+        call.adam.eps, call.adam.t, call.values = ADAM_EPS, t + 1, log
+        self.lib.vb_fused_steps(call, n)
 
     def step(self, t: int, j: int, log: bool) -> None:
         """Step ``t`` on step ``j`` of the loaded chunk (:meth:`run` of one step)."""
