@@ -100,14 +100,12 @@ def train_shard(configs: list[dict[str, Any]], run_ids: list[str], threads: int 
     ``configs``: RunConfig dicts (devices resolved); ``run_ids``: their ids, checked against this
     process's vaebench (a worker with another RESULTS_VERSION fails loudly). Results carry ``engine``
     (the route that trained the run: "fused", "operators" or "analytic")."""
-    if threads:
-        torch.set_num_threads(threads)
     cfgs = [RunConfig(**d) for d in configs]
     for cfg, rid in zip(cfgs, run_ids, strict=True):
         if run_id(cfg) != rid:
             raise RuntimeError(f"run {rid}: this process computes id {run_id(cfg)}; the vaebench versions of "
                                f"client and worker differ")
-    return train(cfgs, progress=progress)
+    return train(cfgs, progress=progress, threads=threads or 1)
 
 
 def evaluate_shard(results: list[TrainResult], run_ids: list[str], n_eval: int) -> list[RunRecord]:
