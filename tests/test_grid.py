@@ -85,7 +85,7 @@ def test_run_id_is_the_sha256_of_the_canonical_config_and_version(monkeypatch):
     assert run_id(capacity) == run_id(RunConfig(variant="capacity", params={"c_max": 5.0}))
     assert run_id(cfg) != run_id(cfg.replace(seed=4)) != run_id(cfg.replace(device="auto"))
     before = run_id(cfg)
-    monkeypatch.setattr(vaebench, "RESULTS_VERSION", vaebench.RESULTS_VERSION + 1)
+    monkeypatch.setattr(vaebench.version, "RESULTS_VERSION", vaebench.RESULTS_VERSION + 1)
     assert run_id(cfg) != before
 
 

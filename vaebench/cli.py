@@ -126,10 +126,9 @@ def _run(args: argparse.Namespace) -> int:
         if (out / "results").is_dir():
             stored = {rid for _, df in store.scan_parts(out).good for rid in df["run_id"]}
         pending = sum(rid not in stored for rid in plan.run_ids)
-        unit = "wave" if plan.executor == "local" else "shard"
         gpu = f" and {plan.device_bytes / 2**20:,.0f} MiB of GPU memory" if plan.device_bytes else ""
         print(f"study {plan.grid.name!r}: {len(plan.run_ids)} runs, {len(plan.run_ids) - pending} stored in "
-              f"{out}, {pending} to train; largest {unit} about {plan.shard_bytes / 2**20:,.0f} MiB{gpu}, "
+              f"{out}, {pending} to train; largest wave about {plan.shard_bytes / 2**20:,.0f} MiB{gpu}, "
               f"evaluation included")
         return 0
     with _quiet(args.quiet):

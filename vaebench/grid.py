@@ -43,6 +43,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from vaebench import version
 from vaebench.config import RunConfig, check_int, config_fields, show, show_key
 
 MAX_RUNS = 100_000
@@ -109,11 +110,9 @@ SETTING_CHECKS = {"name": _check_name, "n_eval": _check_n_eval, "description": _
 
 def run_id(cfg: RunConfig) -> str:
     """Content address of a run: the first 16 hex digits of the sha256 of the canonical JSON of the
-    resolved ``cfg.to_dict()`` together with ``vaebench.RESULTS_VERSION`` (so a library change that
-    alters numbers gives new ids and stale results are never reused)."""
-    import vaebench
-
-    text = json.dumps({"config": cfg.to_dict(), "results_version": vaebench.RESULTS_VERSION},
+    resolved ``cfg.to_dict()`` together with ``vaebench.version.RESULTS_VERSION`` (so a library change
+    that alters numbers gives new ids and stale results are never reused)."""
+    text = json.dumps({"config": cfg.to_dict(), "results_version": version.RESULTS_VERSION},
                       sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
