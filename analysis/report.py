@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import sys
-import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +43,7 @@ from analysis.html import render_html
 from analysis.markdown import render_markdown
 from analysis.study_time import route_table, study_table
 from analysis.tables import benchmark_table, split_status
+from vaebench.files import atomic_write as _atomic_write
 from vaebench.timings import read_timings
 
 DEFAULT_GRID, QUICK_GRID, QUICK_N_EVAL = "seed-figures.toml", "smoke.toml", 1000
@@ -136,12 +136,6 @@ def read_bench(path: Path | None, explicit: bool) -> tuple[pd.DataFrame | None, 
         return None, f"{path} unreadable ({err})"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_report(report: Report, out_dir: Path) -> list[Path]:
     """Write the report's files into ``out_dir`` (created if needed) and return their paths. PNGs of
     figures from an earlier report that this one does not draw are removed."""
@@ -154,9 +148,7 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
         if stale not in written:
             stale.unlink()
     results = report.results if report.results is not None else pd.DataFrame()
-    tmp = out_dir / f".results.parquet.tmp{os.getpid()}"
-    results.to_parquet(tmp, index=False)
-    os.replace(tmp, out_dir / "results.parquet")
+    _atomic_write(out_dir / "results.parquet", results.to_parquet(index=False))
     _atomic_write(out_dir / "results.csv", results.to_csv(index=False).encode())
     _atomic_write(out_dir / "report.md", render_markdown(report).encode())
     _atomic_write(out_dir / "report.html", render_html(report).encode())
@@ -199,19 +191,12 @@ def load_study(study_dir: Path) -> tuple[pd.DataFrame, dict, list[tuple[str, str
 
     if not (study_dir / "results").is_dir():
         raise UserError(f"{str(study_dir)!r}: not a vaebench study directory (no results/)")
-    study = store.read_study(study_dir) or {}
-    scan = store.scan_parts(study_dir)
-    grid_ids = [r["run_id"] for r in study.get("runs", [])] or None
-    results = store.results_from_scan(scan, grid_ids)
+    contents = store.study_contents(study_dir)
+    study, results = contents.meta, contents.results
     damage = [("corrupted part, left out", f"{path} ({why}); `vaebench run` sets it aside and trains its "
-                                           f"runs again") for path, why in scan.corrupt]
-    if grid_ids is not None:
-        known = set(grid_ids)
-        for path, df in scan.good:
-            foreign = sorted(set(df["run_id"]) - known)
-            if foreign:
-                damage.append(("runs of no grid run, ignored",
-                               f"{len(foreign)} in {path} (e.g. {foreign[0]})"))
+                                           f"runs again") for path, why in contents.corrupt]
+    damage += [("runs of no grid run, ignored", f"{len(foreign)} in {path} (e.g. {foreign[0]})")
+               for path, foreign in contents.foreign]
     for key, value in damage:
         _log(f"{key}: {value}")
     if results.empty:
@@ -274,24 +259,19 @@ def run(args: argparse.Namespace) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse ``argv`` (default: sys.argv[1:]), run, and return the exit status (0 ok, 2 user
     error, 130 interrupted)."""
-    from vaebench.cli import crash_line, one_line
+    from vaebench.shell import guarded
 
     args = None
-    try:
+
+    def body() -> None:
+        nonlocal args
         args = parser().parse_args(argv)
         run(args)
-    except KeyboardInterrupt:
-        print("interrupted: every finished shard of the study is kept; run the same command again to "
-              "resume", file=sys.stderr)
-        return 130
-    except (UserError, ValueError, OSError, tomllib.TOMLDecodeError, RecursionError) as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
-        return 2
-    except Exception as err:  # a bug: one line, the traceback in a log file
-        where = getattr(args, "from_dir", None) or getattr(args, "out", None)
-        print(crash_line(err, where, "python -m analysis.report"), file=sys.stderr)
-        return 1
-    return 0
+
+    return guarded(body, "python -m analysis.report",
+                   interrupted=lambda: "interrupted: every finished shard of the study is kept; run the same "
+                                       "command again to resume",
+                   log_dir=lambda: getattr(args, "from_dir", None) or getattr(args, "out", None))
 
 
 if __name__ == "__main__":

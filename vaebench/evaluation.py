@@ -13,12 +13,11 @@ import numpy as np
 import torch
 
 from vaebench.data import quadrant, sample
+from vaebench.defaults import N_EVAL
 from vaebench.engine import TrainResult
 from vaebench.metrics import evaluate, nan_metrics
 from vaebench.seeding import stream_rng, stream_seed
 from vaebench.threads import evaluating
-
-N_EVAL = 5000
 
 
 @torch.no_grad()

@@ -45,11 +45,12 @@ from typing import Any
 
 from vaebench import version
 from vaebench.config import RunConfig, check_int, config_fields, show, show_key
+from vaebench.defaults import N_EVAL
 
 MAX_RUNS = 100_000
 MAX_DEPTH = 8  # tables and lists nested deeper than this are refused (a grid needs 4: grid.params = [{...}])
 MAX_KEY = 100  # characters of a key
-DEFAULT_N_EVAL = 5000
+DEFAULT_N_EVAL = N_EVAL
 TABLES = ("study", "grid", "grids")
 # [study]-only settings that are not RunConfig fields
 SETTINGS = ("name", "n_eval", "description")

@@ -28,6 +28,7 @@ import pandas as pd
 
 from vaebench import cpu_kernel, store, version
 from vaebench.config import RunConfig, check_int
+from vaebench.defaults import SHARD_SIZE
 from vaebench.engine import resolve_device
 from vaebench.execution import (  # noqa: F401  (ShardFailed, RunRecord, plan_shards: this module's interface)
     EXECUTORS,
@@ -42,7 +43,7 @@ from vaebench.execution.plan import check_memory
 from vaebench.grid import Grid, run_id
 from vaebench.timings import StudyClock, write_timings
 
-DEFAULT_SHARD_SIZE = 64
+DEFAULT_SHARD_SIZE = SHARD_SIZE
 
 
 @dataclass

@@ -212,6 +212,40 @@ def broken_runs(out_dir: str | Path, scan: PartScan, latent_dims: dict[str, int]
 
 
 @dataclasses.dataclass
+class StudyContents:
+    """What a study directory holds, read without the lock and without changing anything
+    (:func:`study_contents`): ``meta`` (study.json, {} where there is none), ``grid_ids`` (its grid's run
+    ids, None without a record), ``results`` (stored rows of the grid's runs in grid order; every stored
+    row without a record), ``stored`` (every stored row), ``corrupt`` (path, why) and ``foreign`` (path,
+    the run ids of that part that no grid run has)."""
+
+    meta: dict[str, Any]
+    grid_ids: list[str] | None
+    results: pd.DataFrame
+    stored: pd.DataFrame
+    corrupt: list[tuple[Path, str]]
+    foreign: list[tuple[Path, list[str]]]
+
+    @property
+    def pending(self) -> list[str]:
+        """The grid's runs not stored."""
+        done = set(self.stored["run_id"])
+        return [r for r in self.grid_ids or [] if r not in done]
+
+
+def study_contents(out_dir: str | Path) -> StudyContents:
+    """Read a study directory (that has results/): its record, its parts, which runs are stored."""
+    out = Path(out_dir)
+    meta = read_study(out) or {}
+    scan = scan_parts(out)
+    grid_ids = [r["run_id"] for r in meta.get("runs", [])] or None
+    known = set(grid_ids or [])
+    foreign = [(path, sorted(set(df["run_id"]) - known)) for path, df in scan.good] if grid_ids else []
+    return StudyContents(meta, grid_ids, results_from_scan(scan, grid_ids), results_from_scan(scan),
+                         scan.corrupt, [(p, ids) for p, ids in foreign if ids])
+
+
+@dataclasses.dataclass
 class RunRecord:
     """What the store commits per run: its table row, evaluation arrays, history and weights."""
 
