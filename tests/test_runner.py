@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+import vaebench.evaluation
 import vaebench.execution.plan
 import vaebench.execution.tasks as tasks
 from vaebench import Grid, RunConfig, load_results
@@ -171,18 +172,18 @@ def test_device_override_and_auto_are_resolved_into_the_run_ids():
 
 
 def test_local_executor_trains_on_the_usable_cores_by_default_restores_torch_threads(tmp_path, monkeypatch):
-    seen, evaluating, real, real_eval = [], set(), tasks.train, tasks.evaluate_runs
+    seen, evaluating, real, real_eval = [], set(), tasks.train, vaebench.evaluation.evaluate_run
 
     def spy(cfgs, **kwargs):
         seen.append(kwargs["threads"])
         return real(cfgs, **kwargs)
 
-    def spy_eval(results, ids, n_eval):
+    def spy_eval(result, n_eval):
         evaluating.add(torch.get_num_threads())  # each evaluation thread: one intra-op thread
-        return real_eval(results, ids, n_eval)
+        return real_eval(result, n_eval=n_eval)
 
     monkeypatch.setattr(tasks, "train", spy)
-    monkeypatch.setattr(tasks, "evaluate_runs", spy_eval)
+    monkeypatch.setattr(vaebench.evaluation, "evaluate_run", spy_eval)
     monkeypatch.setattr(vaebench.execution.plan, "threads_default", lambda: 5)  # not the caller's 2
     caller = torch.get_num_threads()
     try:

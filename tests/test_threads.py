@@ -5,6 +5,7 @@ The case that showed the break: the seed-figures study's infovae run, whose ``mu
 denormal (1.986e-321) evaluated in a fresh thread and was 0.0 on a Dask worker, which evaluated in the
 thread that had trained (denormals flushed)."""
 
+import functools
 import os
 import threading
 
@@ -55,13 +56,20 @@ def test_training_flushes_denormals_and_evaluating_does_not_and_both_restore_the
     assert in_thread(lambda: check(True), True) == [True, True, False, True, True]
 
 
-def test_training_leaves_the_callers_floating_point_state_and_thread_count():
-    def go():
-        torch.set_num_threads(2)
-        train([RunConfig(n_train=100, steps=20, batch_size=16, hidden=[8])], threads=1)  # in this thread
-        return threads.flushing_denormals(), torch.get_num_threads()
+def test_training_flushes_denormals_and_leaves_the_callers_floating_point_state_and_thread_count():
+    def go(n_threads):
+        seen = set()  # the engine reports progress from the threads that train, between chunks of steps
 
-    assert in_thread(go, False) == (False, 2)
+        def progress(n):
+            seen.add((threads.flushing_denormals(), torch.get_num_threads()))
+
+        torch.set_num_threads(2)
+        cfgs = [RunConfig(n_train=100, steps=20, batch_size=16, hidden=[8], seed=s) for s in range(16)]
+        train(cfgs, threads=n_threads, progress=progress)
+        return seen, threads.flushing_denormals(), torch.get_num_threads()
+
+    for n_threads in (1, 2):  # in this thread; in two worker threads (two parts of 8)
+        assert in_thread(functools.partial(go, n_threads), False) == ({(True, 1)}, False, 2)
 
 
 def test_a_run_evaluates_to_the_same_bits_in_a_fresh_thread_and_in_one_that_flushes_denormals():

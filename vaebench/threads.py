@@ -79,9 +79,3 @@ def one_intra_op_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def pin_one_intra_op_thread() -> None:
-    """A pool thread's initializer: its torch ops on this thread alone, whatever value the pool's
-    owner restores meanwhile."""
-    torch.set_num_threads(1)

@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from vaebench import threads
 from vaebench.execution import tasks
 from vaebench.execution.plan import IN_FLIGHT, Layout, local_layout
 from vaebench.store import RunRecord
@@ -50,8 +49,7 @@ class LocalExecutor:
     def map(self, units: list[tasks.Unit],
             progress: Callable[[int], None]) -> Iterator[tuple[int, list[RunRecord]]]:
         """(shard index, records) for every shard of ``units``, each shard as soon as it is evaluated."""
-        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="vaebench-evaluation",
-                                  initializer=threads.pin_one_intra_op_thread)
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="vaebench-evaluation")
         done: queue.Queue = queue.Queue()  # per unit: its shards' evaluation tasks, or the training error
         room = threading.Semaphore(IN_FLIGHT)  # units trained and not yet stored, at most IN_FLIGHT
         stop = threading.Event()
@@ -83,8 +81,6 @@ class LocalExecutor:
                 done.put(shards)
 
         trainer = threading.Thread(target=train_units, name="vaebench-training", daemon=True)
-        pinned = threads.one_intra_op_thread()  # threads started meanwhile: one intra-op thread each
-        pinned.__enter__()
         trainer.start()
         try:
             for _ in units:
@@ -98,7 +94,6 @@ class LocalExecutor:
             room.release()
             pool.shutdown(wait=False, cancel_futures=True)
             trainer.join(timeout=STOP_SECONDS)
-            pinned.__exit__(None, None, None)  # the caller's torch thread count
 
     def close(self) -> None:
         pass

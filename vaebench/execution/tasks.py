@@ -69,21 +69,24 @@ def evaluate_runs(results: list[TrainResult], run_ids: list[str], n_eval: int) -
     ``train_seconds`` (the training call's wall time per run) and ``eval_seconds`` (this run's
     evaluation). A run whose evaluation fails keeps its weights and history, with status
     "eval_failed". The floating-point environment is the evaluation's whatever the calling thread's
-    (:func:`vaebench.evaluation.evaluate_run`)."""
-    records = []
-    for rid, res in zip(run_ids, results, strict=True):
-        start = time.perf_counter()
-        reason, status = res.reason, res.status
-        try:
-            metrics, arrays = evaluation.evaluate_run(res, n_eval=n_eval)
-        except Exception as err:  # keep the trained run (weights, history) and the rest of the shard
-            metrics, arrays = {}, {}
-            failed = f"evaluation failed: {type(err).__name__}: {err}"
-            reason = f"{reason}; {failed}" if reason else failed
-            status = status if status != "ok" else "eval_failed"
-        row = run_row(rid, res, metrics, status, reason, time.perf_counter() - start)
-        records.append(RunRecord(rid, row, arrays, res.history, res.model.state_dict()))
-    return records
+    (:func:`vaebench.evaluation.evaluate_run`), and torch runs on one intra-op thread: an executor runs
+    as many evaluating threads as it has cores."""
+    with threads.one_intra_op_thread():
+        return [_evaluate(rid, res, n_eval) for rid, res in zip(run_ids, results, strict=True)]
+
+
+def _evaluate(rid: str, res: TrainResult, n_eval: int) -> RunRecord:
+    start = time.perf_counter()
+    reason, status = res.reason, res.status
+    try:
+        metrics, arrays = evaluation.evaluate_run(res, n_eval=n_eval)
+    except Exception as err:  # keep the trained run (weights, history) and the rest of the shard
+        metrics, arrays = {}, {}
+        failed = f"evaluation failed: {type(err).__name__}: {err}"
+        reason = f"{reason}; {failed}" if reason else failed
+        status = status if status != "ok" else "eval_failed"
+    row = run_row(rid, res, metrics, status, reason, time.perf_counter() - start)
+    return RunRecord(rid, row, arrays, res.history, res.model.state_dict())
 
 
 def split(unit: Unit, trained: list[TrainResult]) -> list[tuple[int, list[TrainResult], list[str]]]:
@@ -96,8 +99,7 @@ def split(unit: Unit, trained: list[TrainResult]) -> list[tuple[int, list[TrainR
 
 
 def run_unit(unit: Unit, n_threads: int) -> list[tuple[int, list[RunRecord]]]:
-    """Train a unit, then evaluate it shard by shard with one intra-op thread: the task a Dask worker
-    runs. Returns (shard index, records) per shard."""
+    """Train a unit, then evaluate it shard by shard: the task a Dask worker runs. Returns (shard index,
+    records) per shard."""
     trained = train_unit(unit, n_threads)
-    with threads.one_intra_op_thread():
-        return [(index, evaluate_runs(res, ids, unit.n_eval)) for index, res, ids in split(unit, trained)]
+    return [(index, evaluate_runs(res, ids, unit.n_eval)) for index, res, ids in split(unit, trained)]
