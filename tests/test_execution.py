@@ -45,6 +45,10 @@ def test_units_are_consecutive_shards_of_at_least_32_runs_per_thread():
     assert [[len(s) for s in u] for u in units] == [[2, 2], [2, 2], [1, 1]]
     assert [i for u in units for s in u for i in s] == list(range(len(cfgs)))  # every run once, in order
     assert [[len(s) for s in u] for u in plan_units(cfgs, 2, Layout(1, 1, 1))] == [[2], [2], [2], [2], [1, 1]]
+    # a large group is cut into units of a unit's size, not of the shard size: even work for the workers
+    big = [RunConfig(n_train=100, steps=20, batch_size=16, hidden=[8], seed=s) for s in range(70)]
+    assert [[len(s) for s in u] for u in plan_units(big, 64, Layout(1, 1, 1))] == [[32], [32], [6]]
+    assert [[len(s) for s in u] for u in plan_units(big, 64, Layout(2, 2, 2))] == [[64], [6]]
 
 
 @pytest.mark.slow
