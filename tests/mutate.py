@@ -91,7 +91,7 @@ MUTATIONS = [
     M("grid-max-runs", "vaebench/grid.py",
       "if total > MAX_RUNS:", "if total > 2 * MAX_RUNS:",
       "the run limit doubled", ("tests/test_grid.py", "-k", "bad_grid_file_gives")),
-    M("grid-size-sum", "vaebench/grid.py",
+    M("grid-size-sum", "vaebench/grid_axes.py",
       "return math.prod(len(v) for _, v in self.paths)", "return sum(len(v) for _, v in self.paths)",
       "grid size as the sum of the axes, not their product",
       ("tests/test_grid.py", "-k", "bad_grid_file_gives")),
