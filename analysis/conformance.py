@@ -36,6 +36,9 @@ from analysis.markdown import esc as md_esc
 from analysis.markdown import table_md
 from vaebench import closed_forms
 from vaebench.collapse import CollapseSearch, measure, search, summarise, transitions
+from vaebench.defaults import RECON_VAR
+from vaebench.files import atomic_write
+from vaebench.shell import guarded
 
 LINEAR_RUN = {"hidden": [], "lr": 2e-2, "steps": 3000, "batch_size": 256, "n_train": 20_000}
 FULL = {
@@ -160,7 +163,7 @@ def compute(settings: dict, studies: list[Path]) -> dict[str, pd.DataFrame]:
     return out
 
 
-def rd_curves(ba_curve: pd.DataFrame, recon_var: float = 0.5) -> pd.DataFrame:
+def rd_curves(ba_curve: pd.DataFrame, recon_var: float = RECON_VAR) -> pd.DataFrame:
     """The figure's lines, long format (curve, distortion, rate), D the total over both coordinates."""
     xi2 = closed_forms.UNIFORM_VAR
     d1 = np.geomspace(ba_curve["distortion"].min(), xi2, 200)
@@ -396,9 +399,7 @@ def write(out: Path, t: dict[str, pd.DataFrame], meta: list[tuple[str, str]]) ->
     files["conformance.csv"] = conformance_table(t).to_csv(index=False).encode()
     files["report.md"], files["report.html"] = md.encode(), html.encode()
     for name, data in files.items():
-        tmp = out / f".{name}.tmp{os.getpid()}"
-        tmp.write_bytes(data)
-        os.replace(tmp, out / name)
+        atomic_write(out / name, data)
     return [out / n for n in files]
 
 
@@ -417,12 +418,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 user error, 130 interrupted)."""
+    """Entry point; returns the exit status (0 ok, 2 user error, 130 interrupted, 1 a bug: one line, the
+    traceback logged; :func:`vaebench.shell.guarded`)."""
     try:
         args = parser().parse_args(argv)
     except SystemExit as stop:
         return int(stop.code or 0)
-    try:
+
+    def body() -> None:
         studies = [Path(s) for s in args.study]
         for s in studies:
             if not (s / "results").is_dir():
@@ -437,13 +440,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
         write(Path(args.out), tables, meta)
         _log(f"written to {args.out}/")
-    except KeyboardInterrupt:
-        print("interrupted: nothing written", file=sys.stderr)
-        return 130
-    except (ValueError, OSError) as err:
-        print(f"error: {' '.join(str(err).split()) or type(err).__name__}", file=sys.stderr)
-        return 2
-    return 0
+
+    return guarded(body, "python -m analysis.conformance", interrupted=lambda: "interrupted: nothing written",
+                   log_dir=lambda: args.out if Path(args.out).is_dir() else None)
 
 
 if __name__ == "__main__":

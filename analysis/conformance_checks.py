@@ -10,7 +10,6 @@ the same problem, as tidy tables (one row per check). Pure functions of runs and
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +24,7 @@ from vaebench.closed_forms import (
     shannon_lower_bound,
     uniform_square_rate,
 )
+from vaebench.statistics import t_interval
 
 ALPHA = 0.05
 
@@ -53,11 +53,8 @@ def linear_vae_check(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    v = values[np.isfinite(values)]
-    if len(v) < 2:
-        return (float(v.mean()) if len(v) else math.nan), math.nan, math.nan
-    half = stats.t.ppf((1 + confidence) / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
-    return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
+    iv = t_interval(values, confidence)
+    return iv.mean, iv.lo, iv.hi
 
 
 def rate_distortion_check(points: pd.DataFrame, curve: Sequence[BlahutArimotoPoint]) -> pd.DataFrame:

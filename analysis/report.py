@@ -32,7 +32,6 @@ import importlib.resources
 import os
 import platform
 import sys
-import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -147,19 +146,12 @@ def load_study(study_dir: Path) -> tuple[pd.DataFrame, dict, list[tuple[str, str
 
     if not (study_dir / "results").is_dir():
         raise UserError(f"{str(study_dir)!r}: not a vaebench study directory (no results/)")
-    study = store.read_study(study_dir) or {}
-    scan = store.scan_parts(study_dir)
-    grid_ids = [r["run_id"] for r in study.get("runs", [])] or None
-    results = store.results_from_scan(scan, grid_ids)
+    contents = store.study_contents(study_dir)
+    study, results = contents.meta, contents.results
     damage = [("corrupted part, left out", f"{path} ({why}); `vaebench run` sets it aside and trains its "
-                                           f"runs again") for path, why in scan.corrupt]
-    if grid_ids is not None:
-        known = set(grid_ids)
-        for path, df in scan.good:
-            foreign = sorted(set(df["run_id"]) - known)
-            if foreign:
-                damage.append(("runs of no grid run, ignored",
-                               f"{len(foreign)} in {path} (e.g. {foreign[0]})"))
+                                           f"runs again") for path, why in contents.corrupt]
+    damage += [("runs of no grid run, ignored", f"{len(foreign)} in {path} (e.g. {foreign[0]})")
+               for path, foreign in contents.foreign]
     for key, value in damage:
         _log(f"{key}: {value}")
     if results.empty:
@@ -223,24 +215,19 @@ def run(args: argparse.Namespace) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse ``argv`` (default: sys.argv[1:]), run, and return the exit status (0 ok, 2 user
     error, 130 interrupted)."""
-    from vaebench.cli import crash_line, one_line
+    from vaebench.shell import guarded
 
     args = None
-    try:
+
+    def body() -> None:
+        nonlocal args
         args = parser().parse_args(argv)
         run(args)
-    except KeyboardInterrupt:
-        print("interrupted: every finished shard of the study is kept; run the same command again to "
-              "resume", file=sys.stderr)
-        return 130
-    except (UserError, ValueError, OSError, tomllib.TOMLDecodeError, RecursionError) as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
-        return 2
-    except Exception as err:  # a bug: one line, the traceback in a log file
-        where = getattr(args, "from_dir", None) or getattr(args, "out", None)
-        print(crash_line(err, where, "python -m analysis.report"), file=sys.stderr)
-        return 1
-    return 0
+
+    return guarded(body, "python -m analysis.report",
+                   interrupted=lambda: "interrupted: every finished shard of the study is kept; run the same "
+                                       "command again to resume",
+                   log_dir=lambda: getattr(args, "from_dir", None) or getattr(args, "out", None))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +11,7 @@ from analysis.document import Report
 from analysis.html import render_html
 from analysis.markdown import render_markdown
 from analysis.tables import benchmark_table
+from vaebench.files import atomic_write as _atomic_write
 
 
 class UserError(ValueError):
@@ -38,12 +38,6 @@ def read_bench(path: Path | None, explicit: bool) -> tuple[pd.DataFrame | None, 
         return None, f"{path} unreadable ({err})"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_report(report: Report, out_dir: Path) -> list[Path]:
     """Write the report's files into ``out_dir`` (created if needed) and return their paths. PNGs of
     figures from an earlier report that this one does not draw are removed."""
@@ -56,9 +50,7 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
         if stale not in written:
             stale.unlink()
     results = report.results if report.results is not None else pd.DataFrame()
-    tmp = out_dir / f".results.parquet.tmp{os.getpid()}"
-    results.to_parquet(tmp, index=False)
-    os.replace(tmp, out_dir / "results.parquet")
+    _atomic_write(out_dir / "results.parquet", results.to_parquet(index=False))
     _atomic_write(out_dir / "results.csv", results.to_csv(index=False).encode())
     _atomic_write(out_dir / "report.md", render_markdown(report).encode())
     _atomic_write(out_dir / "report.html", render_html(report).encode())

@@ -50,6 +50,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from vaebench import statistics
+from vaebench.statistics import t_half_width
+
 SUPPORTED, REFUTED, INCONCLUSIVE = "supported", "refuted", "inconclusive"
 KINDS = ("above", "below", "above_or_equivalent", "equivalent", "rate_above", "trend_up")
 LOCATION_KINDS = ("above", "below", "above_or_equivalent", "equivalent")
@@ -106,7 +109,7 @@ def _flip_p(v: np.ndarray, alternative: str, seed: int) -> float:
 def _t_interval(v: np.ndarray, confidence: float, bounds: tuple[float, float]) -> tuple[float, float]:
     if v.size < 2:
         return math.nan, math.nan
-    half = float(stats.t.ppf((1 + confidence) / 2, v.size - 1)) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    half = t_half_width(v, confidence)
     m = float(v.mean())
     return max(bounds[0], m - half), min(bounds[1], m + half)
 
@@ -195,16 +198,9 @@ def intersection_union(parts: Sequence[Part]) -> tuple[float, float]:
 
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (Holm 1979), in the input order; NaN entries stay NaN and do not
-    count towards the number of tests. adjusted p_(i) = max_{j <= i} min(1, (m − j + 1) p_(j))."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    idx = np.flatnonzero(np.isfinite(p))
-    m = idx.size
-    running = 0.0
-    for rank, i in enumerate(idx[np.argsort(p[idx], kind="stable")]):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out.tolist()
+    count towards the number of tests. adjusted p_(i) = max_{j <= i} min(1, (m − j + 1) p_(j))
+    (:func:`vaebench.statistics.holm`)."""
+    return statistics.holm(pvalues, missing="skip").tolist()
 
 
 def decide(p_for_adj: float, p_against_adj: float, alpha: float = 0.05) -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
+
+from vaebench.statistics import Interval, t_interval  # noqa: F401  (part of this module's interface)
 
 # role -> column of the results table. Contract names of the metric suite, then the report's own
 # derived columns (analysis.derived, computed from each run's stored arrays).
@@ -117,40 +116,6 @@ def col(role: str) -> str:
 def label(column: str) -> str:
     """Human label of a column name."""
     return LABELS.get(column, column)
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Mean of ``n`` finite values with a two-sided t-interval [lo, hi] at ``confidence``; ``sd`` is the
-    sample standard deviation (ddof 1). lo = hi = NaN when n < 2."""
-
-    mean: float
-    lo: float
-    hi: float
-    n: int
-    sd: float
-
-    @property
-    def half_width(self) -> float:
-        return (self.hi - self.lo) / 2
-
-
-def t_interval(values: Iterable[float], confidence: float = 0.95) -> Interval:
-    """Student-t interval of the mean of ``values`` (NaN and ±inf dropped): mean ± t_{(1+c)/2, n−1}·s/√n.
-    ``confidence`` in (0, 1). With n = 1 the interval is NaN; with n = 0 everything is NaN."""
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence = {confidence!r}: must be a number in (0, 1)")
-    v = np.asarray(list(values), dtype=float)
-    v = v[np.isfinite(v)]
-    n = int(v.size)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0, math.nan)
-    mean = float(v.mean())
-    if n == 1:
-        return Interval(mean, math.nan, math.nan, 1, math.nan)
-    sd = float(v.std(ddof=1))
-    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sd / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half, n, sd)
 
 
 def split_status(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

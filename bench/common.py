@@ -88,5 +88,8 @@ def attainable_flops(device: str, quick: bool = False) -> dict[str, float]:
 
 
 def machine_info() -> dict[str, Any]:
-    """Torch version and thread count, stored with every benchmark."""
-    return {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    """Torch version, thread count and, where there is one, the GPU's name, stored with every benchmark."""
+    info: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["device_name"] = torch.cuda.get_device_name()
+    return info

@@ -35,3 +35,13 @@ def metrics_route(request, monkeypatch):
         pytest.skip("no C compiler: the CPU kernel is not built here")
     yield request.param
     clear_shared()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that can run on CUDA ``cuda`` (it takes the ``device`` fixture or skips without a
+    GPU), so ``VAEBENCH_TEST_DEVICE=cuda pytest tests -m cuda`` runs just those (bench/device_check.sh)."""
+    for item in items:
+        needs_gpu = any(m.name == "skipif" and "CUDA" in str(m.kwargs.get("reason", ""))
+                        for m in item.iter_markers())
+        if "device" in getattr(item, "fixturenames", ()) or needs_gpu:
+            item.add_marker(pytest.mark.cuda)

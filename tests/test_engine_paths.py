@@ -1,6 +1,6 @@
 """The engine's execution paths: worker-thread split, hand-written backward, padded layout.
 
-The engine trains a group's models in ``torch.get_num_threads()`` parts, one worker thread each, in a
+The engine trains a group's models in ``threads`` parts, one worker thread each, in a
 layout whose hidden widths are padded to a multiple of 8, with a hand-written backward for the MLPs.
 None of that may change a model's numbers: checked against the split itself (any thread count gives
 bit-identical results) and against autograd through the public :func:`vaebench.model.mlp`.
@@ -34,8 +34,7 @@ def _configs(n: int = 48):
 def test_results_do_not_depend_on_the_number_of_worker_threads(restore_threads):
     runs = {}
     for threads in (1, 2, 3):  # 48 models: one part of 48, two of 24, three of 16 (MIN_PART = 16)
-        torch.set_num_threads(threads)
-        runs[threads] = train(_configs())
+        runs[threads] = train(_configs(), threads=threads)
     for threads in (2, 3):
         for a, b in zip(runs[1], runs[threads], strict=True):
             pd.testing.assert_frame_equal(a.history, b.history, check_exact=True)
@@ -45,21 +44,20 @@ def test_results_do_not_depend_on_the_number_of_worker_threads(restore_threads):
 
 def test_torch_thread_count_is_restored_even_after_an_error(restore_threads):
     torch.set_num_threads(2)
-    train([RunConfig(**SMALL)])
+    train([RunConfig(**SMALL)], threads=1)
     assert torch.get_num_threads() == 2
 
     def failing(n: int) -> None:
         raise RuntimeError("progress callback failed")
 
     with pytest.raises(RuntimeError, match="progress callback failed"):
-        train(_configs(32), progress=failing)
+        train(_configs(32), progress=failing, threads=2)
     assert torch.get_num_threads() == 2
 
 
 def test_progress_counts_every_model_step_across_workers(restore_threads):
-    torch.set_num_threads(2)
     calls = []
-    train(_configs(32), progress=calls.append)
+    train(_configs(32), progress=calls.append, threads=2)
     assert sum(calls) == 32 * SMALL["steps"]
     assert len(calls) == 2 * 2  # two workers, two chunks of CHUNK = 64 steps each
 
@@ -120,9 +118,8 @@ def test_many_small_groups_train_on_all_threads_with_the_same_numbers(restore_th
             for v in ("vae", "capacity", "free_bits", "infovae", "wae", "ae") for s in range(3)]
     runs = {}
     for threads in (1, 2):
-        torch.set_num_threads(threads)
         calls = []
-        runs[threads] = train(cfgs, progress=calls.append)
+        runs[threads] = train(cfgs, progress=calls.append, threads=threads)
         assert sum(calls) == len(cfgs) * SMALL["steps"]
     for a, b in zip(runs[1], runs[2], strict=True):
         pd.testing.assert_frame_equal(a.history, b.history, check_exact=True)

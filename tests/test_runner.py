@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-import vaebench.executors
+import vaebench.evaluation
+import vaebench.execution.plan
+import vaebench.execution.tasks as tasks
 from vaebench import Grid, RunConfig, load_results
 from vaebench.engine import group_key
 from vaebench.grid import run_id
@@ -104,6 +106,20 @@ def test_dask_local_cluster_gives_the_same_table(reference, tmp_path):
     pd.testing.assert_frame_equal(without_timings(table), without_timings(reference[1]), check_exact=True)
 
 
+@pytest.mark.slow
+def test_dask_and_local_give_the_same_bits_for_the_run_whose_metric_is_a_denormal(tmp_path):
+    """The seed-figures infovae run: ``mu_ks_pvalue_min`` is 1.986e-321 wherever it is evaluated (it was
+    0.0 on Dask, which evaluated in the thread that had trained, denormals flushed)."""
+    study = {"name": "denormal", "dataset": "uniform", "n_train": 10000, "batch_size": 128, "steps": 3000,
+             "hidden": [30, 30], "n_eval": 2000, "latent_dim": 2, "beta": 0.01, "seed": 0}
+    grid = Grid(study=study, axes={"variant": ["infovae", "vae"]})
+    local = run_study(grid, tmp_path / "local", progress=False, threads=2)
+    dask = run_study(grid, tmp_path / "dask", executor="dask", workers=2, progress=False)
+    pd.testing.assert_frame_equal(without_timings(dask), without_timings(local), check_exact=True)
+    p = local.set_index("variant").loc["infovae", "mu_ks_pvalue_min"]
+    assert 0 < p < np.finfo(np.float64).tiny  # a denormal, kept
+
+
 def test_plan_shards_keeps_groups_apart_and_caps_their_size():
     cfgs = tiny_grid(seeds=range(5)).configs()
     shards = plan_shards(cfgs, 4)
@@ -156,22 +172,19 @@ def test_device_override_and_auto_are_resolved_into_the_run_ids():
 
 
 def test_local_executor_trains_on_the_usable_cores_by_default_restores_torch_threads(tmp_path, monkeypatch):
-    import os
-
-    assert vaebench.executors.usable_cores() == len(os.sched_getaffinity(0))
-    seen, evaluating, real, real_eval = [], set(), vaebench.executors.train, vaebench.executors.evaluate_shard
+    seen, evaluating, real, real_eval = [], set(), tasks.train, vaebench.evaluation.evaluate_run
 
     def spy(cfgs, **kwargs):
-        seen.append(torch.get_num_threads())
+        seen.append(kwargs["threads"])
         return real(cfgs, **kwargs)
 
-    def spy_eval(results, ids, n_eval):
+    def spy_eval(result, n_eval):
         evaluating.add(torch.get_num_threads())  # each evaluation thread: one intra-op thread
-        return real_eval(results, ids, n_eval)
+        return real_eval(result, n_eval=n_eval)
 
-    monkeypatch.setattr(vaebench.executors, "train", spy)
-    monkeypatch.setattr(vaebench.executors, "evaluate_shard", spy_eval)
-    monkeypatch.setattr(vaebench.executors, "usable_cores", lambda: 5)  # not the caller's 2
+    monkeypatch.setattr(tasks, "train", spy)
+    monkeypatch.setattr(vaebench.evaluation, "evaluate_run", spy_eval)
+    monkeypatch.setattr(vaebench.execution.plan, "threads_default", lambda: 5)  # not the caller's 2
     caller = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
@@ -244,8 +257,8 @@ def test_study_timings_are_stored_and_add_up_to_the_runs_columns(reference):
 def test_a_wave_is_evaluated_while_the_next_one_trains(tmp_path, monkeypatch):
     import threading
 
-    second_started, overlapped, real_train = threading.Event(), [], vaebench.executors.train
-    real_eval = vaebench.executors.evaluate_shard
+    second_started, overlapped, real_train = threading.Event(), [], tasks.train
+    real_eval = tasks.evaluate_runs
 
     def train(cfgs, **kwargs):
         if any(c.seed == 2 for c in cfgs):
@@ -258,8 +271,8 @@ def test_a_wave_is_evaluated_while_the_next_one_trains(tmp_path, monkeypatch):
             overlapped.append(threading.current_thread() is not threading.main_thread())
         return real_eval(results, ids, n_eval)
 
-    monkeypatch.setattr(vaebench.executors, "train", train)
-    monkeypatch.setattr(vaebench.executors, "evaluate_shard", evaluate)
+    monkeypatch.setattr(tasks, "train", train)
+    monkeypatch.setattr(tasks, "evaluate_runs", evaluate)
     # 2 threads × shard_size 1: waves of 2 one-run shards, seeds {0, 1} then {2, 3}
     df = run_study(Grid(study=TINY, axes={"seed": [0, 1, 2, 3]}), tmp_path, shard_size=1, threads=2,
                    progress=False)
@@ -281,7 +294,7 @@ def test_cli_run_ends_with_throughput_and_training_share(tmp_path, capsys):
 
 
 def test_a_failing_wave_still_lets_the_one_in_evaluation_be_stored(tmp_path, monkeypatch):
-    real, calls = vaebench.executors.train, []
+    real, calls = tasks.train, []
 
     def train(cfgs, **kwargs):
         calls.append(sorted(c.seed for c in cfgs))
@@ -289,7 +302,7 @@ def test_a_failing_wave_still_lets_the_one_in_evaluation_be_stored(tmp_path, mon
             raise FloatingPointError("injected")
         return real(cfgs, **kwargs)
 
-    monkeypatch.setattr(vaebench.executors, "train", train)
+    monkeypatch.setattr(tasks, "train", train)
     with pytest.raises(FloatingPointError, match="injected"):  # waves {0, 1}, then {2, 3} fails
         run_study(Grid(study=TINY, axes={"seed": [0, 1, 2, 3]}), tmp_path, shard_size=1, threads=2,
                   progress=False)
@@ -300,13 +313,13 @@ def test_a_failing_wave_still_lets_the_one_in_evaluation_be_stored(tmp_path, mon
 def test_waves_store_every_shard_as_its_own_part_and_give_the_same_table(reference, tmp_path, monkeypatch):
     """tiny_grid: 4 + 4 VAE runs (d = 2, 1), a WAE, the probit reference. With shard_size 2 and 2 threads,
     waves of 4 runs: the 2-D group, then the 1-D group, then the WAE and probit together."""
-    real, calls = vaebench.executors.train, []
+    real, calls = tasks.train, []
 
     def spy(cfgs, **kwargs):
         calls.append([(c.variant, c.latent_dim) for c in cfgs])
         return real(cfgs, **kwargs)
 
-    monkeypatch.setattr(vaebench.executors, "train", spy)
+    monkeypatch.setattr(tasks, "train", spy)
     table = run_study(tiny_grid(), tmp_path / "waves", shard_size=2, threads=2, progress=False)
     assert [len(c) for c in calls] == [4, 4, 2] and calls[2] == [("wae", 2), ("probit", 2)]
     assert len(parts(tmp_path / "waves")) == len(plan_shards(tiny_grid().configs(), 2)) == 6
@@ -321,7 +334,7 @@ def test_waves_store_every_shard_as_its_own_part_and_give_the_same_table(referen
 
 
 def test_plan_waves_collects_consecutive_shards_up_to_the_wave_size():
-    from vaebench.executors import plan_waves
+    from vaebench.execution import plan_waves
 
     assert plan_waves([64, 64, 64, 28, 38, 1, 1], 128) == [[0, 1], [2, 3, 4], [5, 6]]
     assert plan_waves([1, 1, 1], 1) == [[0], [1], [2]]
@@ -333,19 +346,19 @@ def test_a_study_stopped_by_its_caller_stops_training_and_leaves_no_training_thr
     at most IN_FLIGHT waves are trained, and the training thread is gone when map's generator closes."""
     import threading
 
-    from vaebench.executors import IN_FLIGHT, LocalExecutor
+    from vaebench.execution import IN_FLIGHT, Layout, LocalExecutor, Unit
 
-    real, calls = vaebench.executors.train, []
+    real, calls = tasks.train, []
 
     def train(cfgs, **kwargs):
         calls.append(sorted(c.seed for c in cfgs))
         return real(cfgs, **kwargs)
 
-    monkeypatch.setattr(vaebench.executors, "train", train)
+    monkeypatch.setattr(tasks, "train", train)
     cfgs = [RunConfig(n_train=100, steps=20, batch_size=16, hidden=[8], seed=s) for s in range(6)]
-    jobs = [(k, [c.to_dict()], [run_id(c)], 64) for k, c in enumerate(cfgs)]
-    ex = LocalExecutor(threads=1, shard_size=1)  # waves of one one-run shard
-    stream = ex.map(jobs, lambda n: None)
+    units = [Unit([(k, [c.to_dict()], [run_id(c)])], 64) for k, c in enumerate(cfgs)]  # one one-run shard
+    ex = LocalExecutor(layout=Layout(threads=1, eval_threads=1, in_flight=IN_FLIGHT))
+    stream = ex.map(units, lambda n: None)
     first, records = next(stream)
     stream.close()  # what an interrupt while storing the first shard does
     ex.close()

@@ -1,29 +1,22 @@
 """Command line: ``python -m vaebench run GRID.toml --out DIR`` and ``python -m vaebench status DIR``.
 
-A user error (bad grid file, bad option, busy or unwritable directory, damaged study record, missing
-extra) prints one line ``error: <message>`` on stderr and exits with status 2; Ctrl-C says what was kept
-and exits with 130; a shard that failed on a cluster after its retries exits with 1. Any other exception
-(a bug) prints one line too, exit 1, with the full traceback written to ``vaebench-error.log`` in the
-study directory (the temporary directory when there is none) and the path to it. No line is longer than
-:data:`MAX_LINE` characters: echoed values are cut.
+Errors go through :mod:`vaebench.shell`: a user error (bad grid file, bad option, busy or unwritable
+directory, damaged study record, missing extra) is one line ``error: <message>`` on stderr, exit 2;
+Ctrl-C says what was kept, exit 130; a shard that failed on a cluster after its retries exits with 1;
+any other exception (a bug) is one line too, exit 1, with the full traceback in ``vaebench-error.log``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import os
 import sys
-import tempfile
-import tomllib
-import traceback
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-MAX_LINE = 500  # characters of an error line; longer messages are cut
-ERROR_LOG = "vaebench-error.log"
+from vaebench.shell import ERROR_LOG, MAX_LINE, crash_line, guarded, one_line  # noqa: F401  (the interface)
 
 DESCRIPTION = """\
 Train and evaluate a whole VAE study described by one TOML grid file, resumably.
@@ -49,6 +42,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``vaebench`` argument parser (subcommands ``run`` and ``status``)."""
+    from vaebench.defaults import N_EVAL
     from vaebench.runner import DEFAULT_SHARD_SIZE, EXECUTORS
 
     parser = _Parser(prog="python -m vaebench", description=DESCRIPTION,
@@ -67,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, metavar="N",
                      help=f"at most N runs per shard, trained as one batch (default {DEFAULT_SHARD_SIZE})")
     run.add_argument("--n-eval", type=int, metavar="N",
-                     help="evaluation points per run (default: the grid's, else 5000)")
+                     help=f"evaluation points per run (default: the grid's, else {N_EVAL})")
     run.add_argument("--workers", type=int, metavar="N",
                      help="LocalCluster worker processes (dask; default: the usable cores)")
     run.add_argument("--threads", type=int, metavar="N",
@@ -126,10 +120,9 @@ def _run(args: argparse.Namespace) -> int:
         if (out / "results").is_dir():
             stored = {rid for _, df in store.scan_parts(out).good for rid in df["run_id"]}
         pending = sum(rid not in stored for rid in plan.run_ids)
-        unit = "wave" if plan.executor == "local" else "shard"
         gpu = f" and {plan.device_bytes / 2**20:,.0f} MiB of GPU memory" if plan.device_bytes else ""
         print(f"study {plan.grid.name!r}: {len(plan.run_ids)} runs, {len(plan.run_ids) - pending} stored in "
-              f"{out}, {pending} to train; largest {unit} about {plan.shard_bytes / 2**20:,.0f} MiB{gpu}, "
+              f"{out}, {pending} to train; largest wave about {plan.shard_bytes / 2**20:,.0f} MiB{gpu}, "
               f"evaluation included")
         return 0
     with _quiet(args.quiet):
@@ -150,19 +143,16 @@ def _status(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not (out / "results").is_dir():
         raise ValueError(f"DIR = {str(out)!r}: not a vaebench study directory (no results/ inside)")
-    meta = store.read_study(out) or {}
-    scan = store.scan_parts(out)
-    results = store.results_from_scan(scan)
-    grid_ids = [r["run_id"] for r in meta.get("runs", [])]
-    stored = set(results["run_id"])
-    in_grid = results[results["run_id"].isin(grid_ids)] if grid_ids else results
+    study = store.study_contents(out)
+    in_grid, stored = study.results, study.stored
     n_div = int((in_grid["status"] != "ok").sum())
-    print(f"study {meta.get('name', out.name)!r} in {out}: {len(grid_ids) or len(results)} runs in its grid")
+    print(f"study {study.meta.get('name', out.name)!r} in {out}: {len(study.grid_ids or stored)} runs in its "
+          f"grid")
     print(f"  done      {len(in_grid)} ({len(in_grid) - n_div} ok, {n_div} diverged or failed evaluation)")
-    print(f"  pending   {sum(r not in stored for r in grid_ids)}")
-    if grid_ids and len(results) > len(in_grid):
-        print(f"  stored runs not in the current grid: {len(results) - len(in_grid)}")
-    for path, why in scan.corrupt:
+    print(f"  pending   {len(study.pending)}")
+    if study.grid_ids and len(stored) > len(in_grid):
+        print(f"  stored runs not in the current grid: {len(stored) - len(in_grid)}")
+    for path, why in study.corrupt:
         print(f"  corrupted part {path}: {why} (its runs count as pending; `run` trains them again)")
     for row in in_grid[in_grid["status"] != "ok"].head(20).itertuples():
         print(f"  {row.status} {row.run_id}: variant {row.variant}, beta {row.beta:g}, lr {row.lr:g}, "
@@ -181,59 +171,16 @@ COMMANDS = {"run": _run, "status": _status, "collapse": _collapse}
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m vaebench`` and the ``vaebench`` script; returns the exit status."""
+    from vaebench.execution import ShardFailed
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:
         return int(stop.code or 0)
-    try:
-        return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print(_interrupted(args), file=sys.stderr)
-        return 130
-    except (ValueError, OSError, tomllib.TOMLDecodeError, RecursionError) as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
-        return 2
-    except Exception as err:
-        from vaebench.runner import ShardFailed
-
-        if isinstance(err, ShardFailed):
-            print(f"error: {one_line(err)}", file=sys.stderr)
-            return 1
-        print(crash_line(err, getattr(args, "out", None), "python -m vaebench"), file=sys.stderr)
-        return 1
-
-
-def one_line(err: BaseException, limit: int = MAX_LINE) -> str:
-    """The error's message on one line of at most ``limit`` characters (an OSError without its
-    "[Errno N]" prefix; a RecursionError said in words)."""
-    text = str(err)
-    if isinstance(err, OSError) and err.strerror:
-        text = err.strerror + (f": {err.filename!r}" if err.filename else "")
-    if isinstance(err, RecursionError):
-        text = "input nested too deeply to process"
-    text = " ".join(text.split()) or type(err).__name__
-    return text if len(text) <= limit else f"{text[:limit - 40]}... ({len(text):,} characters in all)"
-
-
-def crash_line(err: BaseException, directory: str | Path | None, prog: str) -> str:
-    """For an unexpected exception: write its full traceback to ``ERROR_LOG`` in ``directory`` (when that
-    is a writable directory, else the temporary directory) and return the one line to show."""
-    text = (f"--- {datetime.datetime.now().isoformat(timespec='seconds')} {prog} {' '.join(sys.argv[1:])}\n"
-            + "".join(traceback.format_exception(err)))
-    where = [Path(directory)] if directory and str(directory).strip() and Path(directory).is_dir() else []
-    for folder in [*where, Path(tempfile.gettempdir())]:
-        log = folder / ERROR_LOG
-        try:
-            with open(log, "a") as fh:
-                fh.write(text)
-            break
-        except OSError:
-            continue
-    else:
-        return f"error: internal error: {type(err).__name__}: {one_line(err, 300)} (no log could be written)"
-    return (f"error: internal error: {type(err).__name__}: {one_line(err, 300)}; the full traceback is in "
-            f"{log}; please report it")
+    return guarded(lambda: COMMANDS[args.command](args), "python -m vaebench",
+                   interrupted=lambda: _interrupted(args), log_dir=lambda: getattr(args, "out", None),
+                   failures=(ShardFailed,))
 
 
 def _interrupted(args: argparse.Namespace) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vaebench.defaults import RECON_VAR
 from vaebench.metrics.coverage import expected_coverage
 
 UNIFORM_VAR = 1.0 / 12.0  # variance of U[0, 1]: ξ² of every direction of the unit square
@@ -44,12 +45,12 @@ def _positive(name: str, value: float) -> float:
     return value
 
 
-def linear_vae_critical_beta(recon_var: float = 0.5, data_var: float = UNIFORM_VAR) -> float:
+def linear_vae_critical_beta(recon_var: float = RECON_VAR, data_var: float = UNIFORM_VAR) -> float:
     """β above which a direction of variance ξ² collapses in the linear β-VAE: ξ²/σ² (1/6 by default)."""
     return _positive("data_var", data_var) / _positive("recon_var", recon_var)
 
 
-def linear_vae_optimum(beta: float, recon_var: float = 0.5, data_var: float = UNIFORM_VAR,
+def linear_vae_optimum(beta: float, recon_var: float = RECON_VAR, data_var: float = UNIFORM_VAR,
                        latent_dim: int = DATA_DIM, data_dim: int = DATA_DIM) -> dict[str, float]:
     """The linear β-VAE's optimum on isotropic data (variance ``data_var`` = ξ² per direction).
 

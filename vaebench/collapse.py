@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from vaebench.config import RunConfig, check_float, check_int
+from vaebench.files import atomic_write
 from vaebench.metrics import active_units, kl_per_dimension
+from vaebench.statistics import t_half_width
 
 MIN_SEEDS = 2  # an interval over seeds needs at least two
 
@@ -190,8 +190,7 @@ def summarise(trans: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         inside = g.dropna(subset=["beta_c"])
         ratio = float((inside["beta_above"] / inside["beta_below"]).max()) if n else math.nan
         # each seed's β_c is known only within its bracket: widen by half the widest one (in log β)
-        half = (float(stats.t.ppf((1 + confidence) / 2, n - 1) * np.std(logs, ddof=1) / math.sqrt(n))
-                + 0.5 * math.log(ratio) if n >= 2 else math.nan)
+        half = t_half_width(logs, confidence) + 0.5 * math.log(ratio) if n >= 2 else math.nan
         rows.append({"latent_dim": int(d), "l2": float(l2), "level": int(k), "n": n,
                      "n_below": int(g["beta_below"].isna().sum()),
                      "n_above": int(g["beta_above"].isna().sum()), "inversions": int(g["inversions"].sum()),
@@ -247,6 +246,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    atomic_write(path, frame.to_csv(index=False).encode())

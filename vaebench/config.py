@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vaebench.defaults import RECON_VAR
+
 DEVICES = ("cpu", "cuda", "auto")
 SHOW_WIDTH = 80  # an echoed value or key is cut to this many characters, so an error stays one short line
 
@@ -94,7 +96,7 @@ class RunConfig:
     warmup: float = 0.5
     cycles: int = 4
     cycle_ratio: float = 0.5
-    recon_var: float = 0.5
+    recon_var: float = RECON_VAR
     lr: float = 1e-3
     steps: int = 3000
     batch_size: int = 256

@@ -8,10 +8,11 @@ of ``CHUNK`` steps, so a run's numbers do not depend on the runs beside it, nor 
 whose loss or gradient turns non-finite is frozen at its last finite parameters and reported as
 diverged; the others are untouched.
 
-Parallelism lives here alone (:func:`_run_parts`): on the CPU the parts of all groups go to
-``torch.get_num_threads()`` worker threads, each with one intra-op thread. The fused route's step is one
-call into C, which releases the GIL, so threads keep every core busy, whether the study is one large group
-or many small ones.
+Parallelism in training lives here alone (:func:`_run_parts`): on the CPU the parts of all groups go to
+``threads`` worker threads (an argument: the caller decides, :mod:`vaebench.execution.plan` for a
+study), each with one intra-op thread and denormals flushed (:mod:`vaebench.threads`). The fused
+route's step is one call into C, which releases the GIL, so threads keep every core busy, whether the
+study is one large group or many small ones.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from vaebench import routes
+from vaebench import threads as thread_env
 from vaebench.config import RunConfig
 from vaebench.group import GroupState
 from vaebench.streams import CHUNK, Streams
@@ -77,34 +79,33 @@ def group_key(cfg: RunConfig) -> tuple:
 
 
 def train(configs: Sequence[RunConfig], device: str | None = None, log_every: int | None = None,
-          progress: Callable[[int], None] | None = None) -> list[TrainResult]:
+          progress: Callable[[int], None] | None = None, threads: int | None = None) -> list[TrainResult]:
     """Train every config and return one :class:`TrainResult` per config, in order.
 
     ``device`` ("cpu", "cuda", "auto") overrides each config's own; results carry the resolved device.
     ``log_every`` is the history interval in steps (default steps // 100). ``progress`` is called with the
     number of model-steps done after each chunk (from worker threads, one call at a time).
 
-    Workers, set deliberately: on the CPU, parts are trained by ``torch.get_num_threads()`` worker
-    threads at once, each with one intra-op thread; PyTorch's thread count is 1 while training and
-    restored afterwards. A model's numbers do not depend on the parts or on the workers. Call
-    ``torch.set_num_threads(1)`` first to train in the calling thread only, as a parallel runner does in
-    each worker process.
+    ``threads``: on the CPU, parts are trained by that many worker threads at once (default: the usable
+    cores, :func:`vaebench.threads.usable_cores`; 1: in the calling thread only, as a Dask task does),
+    each with one intra-op thread and denormals flushed; the caller's torch thread count and
+    floating-point state are restored afterwards. A model's numbers do not depend on the parts or on
+    the workers.
     """
     configs = [c.replace(device=resolve_device(device or c.device)) for c in configs]
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
         groups.setdefault(group_key(c), []).append(i)
-    workers = torch.get_num_threads()
+    workers = thread_env.usable_cores() if threads is None else threads
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"threads = {threads!r}: must be an integer >= 1")
     parts: list[list[int]] = []
     for idx in groups.values():
         parts += _split(idx, workers if configs[idx[0]].device == "cpu" else 1)
-    torch.set_num_threads(1)
-    try:
+    with thread_env.one_intra_op_thread():
         start = time.perf_counter()
         trained = _run_parts([[configs[i] for i in p] for p in parts], log_every, progress, workers)
         seconds = (time.perf_counter() - start) / max(1, len(configs))
-    finally:
-        torch.set_num_threads(workers)
     results: list[TrainResult | None] = [None] * len(configs)
     with _gc_paused():  # ~600 small objects per module: collections cost 3× the building here
         for idx, part in zip(parts, trained, strict=True):
@@ -132,7 +133,8 @@ def _run_parts(parts: list[list[RunConfig]], log_every: int | None, progress: Ca
             progress(n)  # type: ignore[misc]
 
     def run(part: list[RunConfig]) -> _Trained:
-        return _train_part(part, log_every, None if progress is None else report)
+        with thread_env.training():
+            return _train_part(part, log_every, None if progress is None else report)
 
     n = max(1, min(workers, len(parts)))
     if n == 1:
@@ -159,7 +161,6 @@ class _Trained:
 def _train_part(cfgs: list[RunConfig], log_every: int | None,
                 progress: Callable[[int], None] | None) -> _Trained:
     c0, variant = cfgs[0], get_variant(cfgs[0].variant)
-    torch.set_flush_denormal(True)  # per thread: denormal weights slow steps down up to 10× (FACTS.md)
     route_cls = routes.select(variant, c0)
     state = GroupState(cfgs, variant, route_cls.train_layout(variant, c0))
     route = route_cls(state)

@@ -13,17 +13,24 @@ import numpy as np
 import torch
 
 from vaebench.data import centre, evaluation_points, quadrant
+from vaebench.defaults import N_EVAL
 from vaebench.engine import TrainResult
 from vaebench.metrics import evaluate, nan_metrics
 from vaebench.seeding import stream_rng, stream_seed
-
-N_EVAL = 5000
+from vaebench.threads import evaluating
 
 
 @torch.no_grad()
 def eval_arrays(result: TrainResult, n_eval: int = N_EVAL) -> dict[str, np.ndarray]:
     """Arrays of one run on its evaluation set: ``x`` [n, 2], ``quadrant`` [n] (int), ``mu``, ``logvar``,
-    ``z`` [n, d], ``recon``, ``recon_mean``, ``generated`` [n, 2]; float32 except ``quadrant``."""
+    ``z`` [n, d], ``recon``, ``recon_mean``, ``generated`` [n, 2]; float32 except ``quadrant``. Computed
+    in the evaluation's floating-point environment (:func:`vaebench.threads.evaluating`), whatever the
+    calling thread's."""
+    with evaluating():
+        return _eval_arrays(result, n_eval)
+
+
+def _eval_arrays(result: TrainResult, n_eval: int) -> dict[str, np.ndarray]:
     cfg, model = result.config, result.model.cpu()
     x = evaluation_points(cfg.dataset, cfg.n_train, n_eval, cfg.seed)
     rng = stream_rng(cfg.seed, "metrics")
@@ -44,8 +51,14 @@ def evaluate_run(result: TrainResult, n_eval: int = N_EVAL) -> tuple[dict[str, f
     ``train_mmd``, ``train_total`` (NaN where the variant has no such term) and every column of
     :func:`vaebench.metrics.evaluate` (see :mod:`vaebench.metrics.suite`), computed on the held-out
     evaluation set with the run's model, its ``recon_var`` and its own "metrics" random stream. Diverged
-    runs get NaN for every suite metric.
+    runs get NaN for every suite metric. The numbers do not depend on the calling thread's floating-point
+    state (:func:`vaebench.threads.evaluating`).
     """
+    with evaluating():
+        return _evaluate_run(result, n_eval)
+
+
+def _evaluate_run(result: TrainResult, n_eval: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     arrays = eval_arrays(result, n_eval)
     metrics: dict[str, float] = {"n_eval": float(n_eval)}
     last = result.history.iloc[-1] if len(result.history) else None

@@ -1,12 +1,13 @@
 """The up-front memory estimate of a study: what its largest shard (or wave of shards) needs, on the host
 and on a GPU.
 
-A shard trains its runs as one batch, then evaluates them one after another, keeping every run's
-evaluation arrays until the shard is stored (:func:`vaebench.executors.run_shard`). So its peak on the
-host is the training state of all its runs, plus the kept arrays of all its runs, plus the transient
-working set of evaluating one run, plus the interpreter and torch runtime. The local executor trains a
-wave of shards while the previous wave is evaluated by several threads (:mod:`vaebench.executors`):
-two waves' state and kept arrays, and one working set per evaluation thread, are alive at once.
+A unit (a wave of shards, :mod:`vaebench.execution.plan`) trains its runs as one batch, then evaluates
+them, keeping every run's evaluation arrays until its shard is stored
+(:mod:`vaebench.execution.tasks`). So its peak on the host is the training state of all its runs, plus
+the kept arrays of all its runs, plus the transient working set of evaluating one run per evaluation
+thread, plus the interpreter and torch runtime. The local executor trains a wave while the previous
+one is evaluated by several threads (:mod:`vaebench.execution.local`): two waves' state and kept
+arrays, and one working set per evaluation thread, are alive at once; a Dask worker process holds one.
 Evaluation runs on the CPU (:mod:`vaebench.evaluation` moves the model there), so on CUDA the GPU holds
 the training state and the CUDA context. Numbers are float32 words (4 bytes) unless said otherwise; the
 estimate is rough, an upper bound for the large terms, and :func:`check_fits` refuses a plan above

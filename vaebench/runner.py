@@ -1,18 +1,18 @@
-"""Run a study: validate it, split the runs not yet stored into shards, train them, store the results.
+"""Run a study: plan it, open its directory, map its units over an executor, commit each finished shard.
 
-:func:`run_study` is the whole pipeline. Everything is checked before anything is written or trained:
-the grid (every run's config), the device, the executor and the memory a shard needs. Then, holding the
-study's lock (:class:`vaebench.store.StudyLock`), it reads which runs are stored, trains only the others
-and commits each finished shard (artifacts, then its Parquet part). A shard is a list of at most
-``shard_size`` runs of one engine group (:func:`vaebench.engine.group_key`), so it trains as one
-batch; the engine makes a run's numbers independent of its neighbours, so the table is the same for any
-shard size and executor. An interrupted study loses at most the shards in flight.
+:func:`run_study` is the whole pipeline, four steps:
 
-Executors (:mod:`vaebench.executors`, registry :data:`EXECUTORS`): ``local`` trains waves of shards in
-this process on ``threads`` engine worker threads (default: the usable cores) and evaluates each wave on
-``threads`` background threads while the next one trains; ``dask`` sends each shard to a
-dask.distributed cluster as a task, one thread per worker process. Parallelism in training is the
-engine's alone (:func:`vaebench.engine.train`).
+1. **plan** (:func:`plan_study`): everything is checked before anything is written or trained: the grid
+   (every run's config), the device, the executor, the layout of threads and workers
+   (:mod:`vaebench.execution.plan`) and the memory a unit needs;
+2. **open** (:func:`vaebench.store.open_study`): the study's lock, what is stored, what must train again;
+3. **map**: the executor (:data:`vaebench.execution.EXECUTORS`) trains and evaluates the pending runs'
+   units (waves of shards) and yields each shard's records;
+4. **commit** (:meth:`vaebench.store.OpenStudy.commit`): a shard's artifacts, then its Parquet part.
+
+A shard is a list of at most ``shard_size`` runs of one engine group; the engine makes a run's numbers
+independent of its neighbours, so the table is the same for any shard size, thread count and executor.
+An interrupted study loses at most the shards in flight.
 """
 
 from __future__ import annotations
@@ -20,44 +20,38 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from vaebench import cpu_kernel, memory, store
+from vaebench import cpu_kernel, store, version
 from vaebench.config import RunConfig, check_int
-from vaebench.engine import group_key, resolve_device
-from vaebench.executors import (  # noqa: F401  (ShardFailed, RunRecord: part of this module's interface)
+from vaebench.defaults import SHARD_SIZE
+from vaebench.engine import resolve_device
+from vaebench.execution import (  # noqa: F401  (ShardFailed, RunRecord, plan_shards: this module's interface)
     EXECUTORS,
-    IN_FLIGHT,
+    Layout,
     RunRecord,
     ShardFailed,
-    plan_waves,
-    usable_cores,
-    wave_runs,
+    Unit,
+    plan_shards,
+    plan_units,
 )
+from vaebench.execution.plan import check_memory
 from vaebench.grid import Grid, run_id
 from vaebench.timings import StudyClock, write_timings
 
-DEFAULT_SHARD_SIZE = 64
-
-
-def plan_shards(cfgs: list[RunConfig], shard_size: int) -> list[list[int]]:
-    """Indices of ``cfgs`` split into shards: runs of one engine group, at most ``shard_size`` each,
-    groups in order of first appearance."""
-    groups: dict[tuple, list[int]] = {}
-    for i, c in enumerate(cfgs):
-        groups.setdefault(group_key(c), []).append(i)
-    return [idx[i:i + shard_size] for idx in groups.values() for i in range(0, len(idx), shard_size)]
+DEFAULT_SHARD_SIZE = SHARD_SIZE
 
 
 @dataclass
 class StudyPlan:
     """A validated study, before anything is written: its runs (devices resolved), their ids, the
-    evaluation size, the shard size and the estimated peak memory of its largest shard (host bytes;
-    ``device_bytes``: GPU bytes on CUDA, else 0; see :mod:`vaebench.memory`)."""
+    evaluation size, the shard size, the executor and its resolved :class:`~vaebench.execution.Layout`,
+    and the estimated peak memory of its largest unit (host bytes; ``device_bytes``: GPU bytes on CUDA,
+    else 0; see :mod:`vaebench.memory`)."""
 
     grid: Grid
     configs: list[RunConfig]
@@ -66,16 +60,28 @@ class StudyPlan:
     shard_size: int
     executor: str
     shard_bytes: int
-    options: dict[str, Any] = field(default_factory=dict)
+    layout: Layout
+    scheduler: str | None = None
     device_bytes: int = 0
 
     def meta(self) -> dict[str, Any]:
-        import vaebench
-
-        return {"name": self.grid.name, "n_eval": self.n_eval, "results_version": vaebench.RESULTS_VERSION,
-                "vaebench_version": vaebench.__version__, "grid": self.grid.to_dict(),
+        return {"name": self.grid.name, "n_eval": self.n_eval, "results_version": version.RESULTS_VERSION,
+                "vaebench_version": version.__version__, "grid": self.grid.to_dict(),
                 "runs": [{"run_id": r, "config": c.to_dict()} for r, c in zip(self.run_ids, self.configs,
                                                                             strict=True)]}
+
+    def units(self, indices: list[int]) -> list[Unit]:
+        """The units of the runs ``indices`` (into :attr:`configs`), shard indices counted from 0."""
+        cfgs = [self.configs[i] for i in indices]
+        out, k = [], 0
+        for unit in plan_units(cfgs, self.shard_size, self.layout):
+            shards = []
+            for shard in unit:
+                runs = [indices[j] for j in shard]
+                shards.append((k, [self.configs[i].to_dict() for i in runs], [self.run_ids[i] for i in runs]))
+                k += 1
+            out.append(Unit(shards, self.n_eval))
+        return out
 
 
 def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", scheduler: str | None = None,
@@ -95,19 +101,12 @@ def plan_study(grid_or_path: Grid | str | Path, executor: str = "local", schedul
     if executor not in EXECUTORS:
         raise ValueError(f"executor = {executor!r}: must be one of {sorted(EXECUTORS)}")
     EXECUTORS[executor].check(scheduler)
+    layout = EXECUTORS[executor].layout(threads, workers)
     resolved = {dev: resolve_device(dev) for dev in {device or c.device for c in grid.configs()}}
     configs = [c.replace(device=resolved[device or c.device]) for c in grid.configs()]
-    shards = [[configs[i] for i in s] for s in plan_shards(configs, shard_size)]
-    if executor == "local":  # a wave in training beside the one in evaluation, on `threads` threads each
-        n = threads or usable_cores()
-        waves = plan_waves([len(s) for s in shards], wave_runs(n, shard_size))
-        waves = [[c for k in w for c in shards[k]] for w in waves]
-        need = memory.check_fits(waves, n_eval, shard_size, in_flight=IN_FLIGHT, eval_threads=n, unit="wave")
-    else:  # one shard per worker process
-        need = memory.check_fits(shards, n_eval, shard_size)
+    need = check_memory(configs, n_eval, shard_size, layout)
     return StudyPlan(grid, configs, [run_id(c) for c in configs], n_eval, shard_size, executor, need.host,
-                     {"scheduler": scheduler, "workers": workers, "threads": threads,
-                      "shard_size": shard_size}, need.device)
+                     layout, scheduler, need.device)
 
 
 class _Progress:
@@ -172,73 +171,56 @@ def run_study(grid_or_path: Grid | str | Path, out_dir: str | Path, executor: st
 
     Runs already stored there are not trained again, so the same call resumes an interrupted study or
     extends a grown one. ``executor``: "local" or "dask" (``scheduler`` "tcp://HOST:PORT" for an existing
-    cluster, else a LocalCluster of ``workers`` processes). ``device`` ("cpu", "cuda", "auto") overrides
-    the grid's. ``shard_size``: runs per shard (one engine batch). ``n_eval``: evaluation points per run
-    (default: the grid's, else 5000). ``threads``: the local executor's training workers and evaluation
-    threads (default: the usable cores), the dask tasks' torch threads (default 1). ``progress``: a
-    bar or log lines on stderr. Raises ValueError/OSError with a one-line message for bad input, a busy or
-    unwritable directory; KeyboardInterrupt keeps every shard already stored. Where runs were trained,
-    this call's timings (:class:`vaebench.timings.StudyClock`) are in ``DIR/timings.json`` and in the
-    table's ``attrs["timings"]``.
+    cluster, else a LocalCluster of ``workers`` processes, default: the usable cores). ``device`` ("cpu",
+    "cuda", "auto") overrides the grid's. ``shard_size``: runs per shard (stored as one part).
+    ``n_eval``: evaluation points per run (default: the grid's, else 5000). ``threads``: the local
+    executor's training workers and evaluation threads (default: the usable cores), the Dask tasks'
+    training threads (default 1). ``progress``: a bar or log lines on stderr. Raises ValueError/OSError
+    with a one-line message for bad input, a busy or unwritable directory; KeyboardInterrupt keeps every
+    shard already stored. Where runs were trained, this call's timings
+    (:class:`vaebench.timings.StudyClock`) are in ``DIR/timings.json`` and in the table's
+    ``attrs["timings"]``.
     """
     clock = StudyClock(executor)
     plan = plan_study(grid_or_path, executor, scheduler, device, shard_size, n_eval, workers, threads)
-    out = store.prepare_dir(out_dir)
-    with store.StudyLock(out):
-        before = store.read_study(out)
-        scan = store.scan_parts(out)
-        if before is not None and before.get("n_eval") != plan.n_eval and scan.good:
-            raise store.StudyError(f"n_eval = {plan.n_eval}: the runs stored in {str(out)!r} were evaluated "
-                                   f"with n_eval = {before.get('n_eval')}; use that or another output "
-                                   f"directory")
-        store.clean_temp(out)
-        done = {rid for _, df in scan.good for rid in df["run_id"]}
-        broken = store.broken_runs(out, scan, dict(zip(plan.run_ids, plan.configs, strict=True)), plan.n_eval)
-        done -= {rid for rid, _ in broken}  # artifacts damaged since: train the run again
-        pending = [i for i, rid in enumerate(plan.run_ids) if rid not in done]
+    with store.open_study(out_dir, plan.run_ids, plan.meta(), plan.grid.source, plan.grid.points) as study:
+        index = {rid: i for i, rid in enumerate(plan.run_ids)}
+        pending = [index[rid] for rid in study.pending]
         n_runs, n_stored = len(plan.run_ids), len(plan.run_ids) - len(pending)
         report = _Progress(progress, plan.grid.name, n_runs, sum(plan.configs[i].steps for i in pending),
                            n_stored)
-        for rid, why in broken:
+        for rid, why in study.broken:
             report.log(f"run {rid}: broken artifacts ({why}); it will train again")
-        for path, why in scan.corrupt:
-            moved = store.quarantine(path)
+        for path, why, moved in study.corrupt:
             report.log(f"{path} is corrupted ({why}); moved to {moved.name}, its runs will train again")
-        store.write_study(out, plan.meta(), plan.grid.source)
-        store.write_points(out, plan.grid.points)
-        shards = [[pending[j] for j in s]
-                  for s in plan_shards([plan.configs[i] for i in pending], plan.shard_size)]
+        units = plan.units(pending)
+        n_shards = sum(len(u.shards) for u in units)
         report.log(f"study {plan.grid.name!r}: {n_runs} runs, {n_stored} stored, {len(pending)} to train in "
-                   f"{len(shards)} shards ({executor}, at most {plan.shard_size} runs each)")
+                   f"{n_shards} shards ({executor}, at most {plan.shard_size} runs each)")
         try:
-            if shards:
-                _execute(plan, out, shards, report, clock)
+            if units:
+                _execute(plan, study, units, report, clock)
         finally:
             report.close()
-            if shards:
-                write_timings(out, clock)
-        results = store.load_results(out, plan.run_ids)
-    results.attrs["timings"] = clock.to_dict() if shards else None
+            if units:
+                write_timings(study.out, clock)
+        results = study.results()
+    results.attrs["timings"] = clock.to_dict() if units else None
     failed = int((results["status"] != "ok").sum())
-    report.log(f"study {plan.grid.name!r} complete: {len(results)} runs in {out} ({failed} diverged or "
-               f"failed evaluation)")
+    report.log(f"study {plan.grid.name!r} complete: {len(results)} runs in {study.out} ({failed} diverged "
+               f"or failed evaluation)")
     return results
 
 
-def _execute(plan: StudyPlan, out: Path, shards: list[list[int]], report: _Progress,
+def _execute(plan: StudyPlan, study: store.OpenStudy, units: list[Unit], report: _Progress,
              clock: StudyClock) -> None:
-    jobs = [(k, [plan.configs[i].to_dict() for i in s], [plan.run_ids[i] for i in s], plan.n_eval)
-            for k, s in enumerate(shards)]
-    by_id = dict(zip(plan.run_ids, plan.configs, strict=True))
-    ex = EXECUTORS[plan.executor](**plan.options)
+    """Map the units over the plan's executor and commit each shard as it comes."""
+    ex = EXECUTORS[plan.executor](plan.scheduler, plan.layout)
     try:
-        for k, records in ex.map(jobs, report.steps):
+        for _, records in ex.map(units, report.steps):
             start = time.perf_counter()
-            for rec in records:
-                store.write_run(out, rec.run_id, by_id[rec.run_id], rec.arrays, rec.history, rec.state_dict)
-            store.write_part(out, [rec.row for rec in records])
-            steps = sum(plan.configs[i].steps for i in shards[k])
+            study.commit(records)
             clock.shard([rec.row for rec in records], time.perf_counter() - start)
-            report.shard(len(records), steps)
+            report.shard(len(records), sum(int(rec.row["steps"]) for rec in records))
     finally:
         ex.close()

@@ -9,14 +9,24 @@ Add one by decorating a function with :func:`register_schedule`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from vaebench.config import RunConfig
 
-Schedule = Callable[[np.ndarray, "RunConfig"], np.ndarray]
+class ScheduleSettings(Protocol):
+    """What a schedule reads of a run's config (a :class:`vaebench.config.RunConfig`), stated here so
+    that this module, which the config validates against, does not import it."""
+
+    beta: float
+    schedule: str
+    steps: int
+    warmup: float
+    cycles: int
+    cycle_ratio: float
+
+
+Schedule = Callable[[np.ndarray, ScheduleSettings], np.ndarray]
 SCHEDULES: dict[str, Schedule] = {}
 
 
@@ -31,24 +41,24 @@ def list_schedules() -> list[str]:
     return sorted(SCHEDULES)
 
 
-def _ramp_steps(cfg: RunConfig) -> float:
+def _ramp_steps(cfg: ScheduleSettings) -> float:
     return max(cfg.warmup * cfg.steps, 1.0)
 
 
 @register_schedule
-def constant(t: np.ndarray, cfg: RunConfig) -> np.ndarray:
+def constant(t: np.ndarray, cfg: ScheduleSettings) -> np.ndarray:
     """β(t) = β: the report's fixed weight (Kingma & Welling 2014; Higgins et al. 2017 for β ≠ 1)."""
     return np.ones(np.shape(t), dtype=np.float64)
 
 
 @register_schedule
-def linear(t: np.ndarray, cfg: RunConfig) -> np.ndarray:
+def linear(t: np.ndarray, cfg: ScheduleSettings) -> np.ndarray:
     """Linear KL warm-up (Bowman et al. 2016): factor t / (warmup·steps), capped at 1."""
     return np.minimum(1.0, np.asarray(t, dtype=np.float64) / _ramp_steps(cfg))
 
 
 @register_schedule
-def sigmoid(t: np.ndarray, cfg: RunConfig) -> np.ndarray:
+def sigmoid(t: np.ndarray, cfg: ScheduleSettings) -> np.ndarray:
     """Logistic warm-up (Bowman et al. 2016): centred at warmup·steps/2, 0.0067 at t=0 and 0.9933 at
     t = warmup·steps (slope 10 per ramp length)."""
     ramp = _ramp_steps(cfg)
@@ -56,7 +66,7 @@ def sigmoid(t: np.ndarray, cfg: RunConfig) -> np.ndarray:
 
 
 @register_schedule
-def cyclical(t: np.ndarray, cfg: RunConfig) -> np.ndarray:
+def cyclical(t: np.ndarray, cfg: ScheduleSettings) -> np.ndarray:
     """Cyclical annealing (Fu et al. 2019): ``cycles`` periods of length steps/cycles; in each, the factor
     rises linearly from 0 to 1 over the first ``cycle_ratio`` of the period, then stays at 1."""
     period = cfg.steps / cfg.cycles
@@ -64,7 +74,7 @@ def cyclical(t: np.ndarray, cfg: RunConfig) -> np.ndarray:
     return np.minimum(1.0, tau / (period * cfg.cycle_ratio))
 
 
-def beta_table(cfg: RunConfig) -> np.ndarray:
+def beta_table(cfg: ScheduleSettings) -> np.ndarray:
     """β(t) for t = 0 … steps−1 of one run, as a float64 array of shape [steps]."""
     t = np.arange(cfg.steps)
     return cfg.beta * SCHEDULES[cfg.schedule](t, cfg)

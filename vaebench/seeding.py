@@ -21,9 +21,18 @@ def stream_rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, STREAMS[stream]]))
 
 
+def derive_seed(seed: int, key: int, *, wide: bool = False) -> int:
+    """An integer seed derived from (``seed``, ``key``) by NumPy's SeedSequence: the first 32-bit word of
+    its state, or with ``wide`` the first 64-bit word shifted to 63 bits. The one derivation of seeds from
+    seeds: run streams (:func:`stream_seed`) and the metrics' sub-streams (the suite's and
+    :mod:`~vaebench.metrics.gaussianity`'s) call it."""
+    state = np.random.SeedSequence([seed, key])
+    return int(state.generate_state(1, np.uint64)[0] >> 1) if wide else int(state.generate_state(1)[0])
+
+
 def stream_seed(seed: int, stream: str) -> int:
     """An integer seed for ``stream`` of run ``seed`` (for functions that take a seed, like data.sample)."""
-    return int(np.random.SeedSequence([seed, STREAMS[stream]]).generate_state(1, np.uint64)[0] >> 1)
+    return derive_seed(seed, STREAMS[stream], wide=True)
 
 
 def _fmix32(h: int) -> int:

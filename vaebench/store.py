@@ -30,124 +30,36 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import hashlib
 import io
 import json
 import os
-import socket
-import uuid
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-import torch
-from torch import nn
 
 from vaebench import integrity
+from vaebench.artifacts import (  # noqa: F401  (the store's interface: a run's artifacts)
+    check_run,
+    load_artifacts,
+    load_config,
+    load_history,
+    load_model,
+    write_run,
+)
 from vaebench.config import RunConfig, config_fields
 from vaebench.data import POINTS_PREFIX, points_id
 from vaebench.data import read_points as read_points_file
+from vaebench.files import TMP_PREFIX, StudyError, StudyLock, atomic_write, clean_temp, prepare_dir  # noqa: F401
 
 BASE_COLUMNS = ["run_id", "status", "diverged_step", "reason"]
 RUN_COLUMNS = ["engine"]  # which engine path trained the run (optional: older parts lack it)
 TIMING_COLUMNS = ["train_seconds", "eval_seconds"]
 JSON_FIELDS = ("hidden", "params")  # config fields stored as canonical JSON strings
 PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
-TMP_PREFIX = ".tmp-"
-
-
-class StudyError(ValueError):
-    """A study directory that cannot be used as asked (busy, corrupted, not a study, mismatched)."""
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temporary file beside it, fsync, ``os.replace``. On any
-    failure (disk full, permissions, interrupt) the temporary file is removed and ``path`` is untouched;
-    OSErrors are re-raised with the path in the message."""
-    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{path.name}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise OSError(err.errno, f"could not write {path}: {err.strerror or err}; files stored "
-                                 f"before are intact") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def prepare_dir(out_dir: str | Path) -> Path:
-    """Create ``out_dir`` (and results/, runs/) if needed and check it is writable; OSError naming it
-    otherwise."""
-    if not str(out_dir).strip():
-        raise ValueError(f"out = {str(out_dir)!r}: an empty path (an unset shell variable?); give the study "
-                         f"directory")
-    out = Path(out_dir)
-    try:
-        for sub in (out, out / "results", out / "runs"):
-            sub.mkdir(parents=True, exist_ok=True)
-        probe = out / f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise OSError(err.errno, f"out = {str(out)!r}: cannot write the study there "
-                                 f"({err.strerror or err})") from None
-    return out
-
-
-class StudyLock:
-    """Exclusive lock of a study directory (``flock`` on ``DIR/.lock``), so one process writes a study
-    at a time; a second one stops with a :class:`StudyError` naming the holder. The kernel releases it
-    when the holder exits, killed or not. Local file systems only (flock is not reliable on NFS)."""
-
-    def __init__(self, out_dir: str | Path):
-        self.path = Path(out_dir) / ".lock"
-        self.fh: Any = None
-
-    def __enter__(self) -> StudyLock:
-        try:
-            import fcntl
-        except ImportError:
-            raise OSError("study directories are locked with POSIX flock, which this system lacks") from None
-
-        fh = open(self.path, "a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            fh.close()
-            raise StudyError(f"out = {str(self.path.parent)!r}: the study is in use by {holder}; wait for it "
-                             f"to finish or stop it, then run again") from None
-        fh.seek(0)
-        fh.truncate()
-        now = datetime.datetime.now().isoformat(timespec="seconds")
-        fh.write(f"vaebench pid {os.getpid()} on {socket.gethostname()} since {now}\n")
-        fh.flush()
-        self.fh = fh
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.fh is not None:
-            self.fh.close()  # closing the descriptor releases the flock
-            self.fh = None
-
-
-def clean_temp(out_dir: str | Path) -> int:
-    """Remove temporary files left by a killed writer (call only while holding the lock)."""
-    out = Path(out_dir)
-    stale = list((out / "results").glob(f"{TMP_PREFIX}*")) + list((out / "runs").glob(f"*/{TMP_PREFIX}*"))
-    for p in stale:
-        p.unlink(missing_ok=True)
-    return len(stale)
 
 
 def write_study(out_dir: str | Path, meta: dict[str, Any], source: str | None) -> None:
@@ -250,28 +162,6 @@ def quarantine(path: Path) -> Path:
     os.replace(path, target)
     return target
 
-
-def write_run(out_dir: str | Path, rid: str, cfg: RunConfig, arrays: dict[str, np.ndarray],
-              history: pd.DataFrame, state_dict: dict[str, torch.Tensor]) -> None:
-    """Store one run's artifacts (before the part that commits it)."""
-    run_dir = Path(out_dir) / "runs" / rid
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(err.errno, f"could not create {run_dir}: {err.strerror}") from None
-    buf = io.BytesIO()
-    # uncompressed: float samples compress to ~80 % at ten times the time (3 ms a run at n_eval = 2 000)
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    atomic_write(run_dir / "arrays.npz", buf.getvalue())
-    buf = io.BytesIO()
-    history.to_parquet(buf, index=False)
-    atomic_write(run_dir / "history.parquet", buf.getvalue())
-    buf = io.BytesIO()
-    torch.save({k: v.detach().cpu().clone() for k, v in state_dict.items()}, buf)
-    atomic_write(run_dir / "weights.pt", buf.getvalue())
-    atomic_write(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=1).encode())
-
-
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     fields = config_fields()
     first = BASE_COLUMNS + fields
@@ -329,94 +219,127 @@ def load_results(out_dir: str | Path, run_ids: list[str] | None = None, *,
                          f"again, or pass on_corrupt='skip'")
     return results_from_scan(scan, run_ids)
 
-
-def _run_file(out_dir: str | Path, rid: str, name: str) -> Path:
-    path = Path(out_dir) / "runs" / str(rid) / name
-    if not path.is_file():
-        raise StudyError(f"run_id = {rid!r}: no {name} in {Path(out_dir) / 'runs'} (not stored yet?)")
-    return path
-
-
-def load_artifacts(out_dir: str | Path, rid: str) -> dict[str, np.ndarray]:
-    """A run's evaluation arrays: ``x``, ``quadrant``, ``mu``, ``logvar``, ``z``, ``recon``,
-    ``recon_mean``, ``generated`` (see :func:`vaebench.evaluation.eval_arrays`); no pickles. A file that
-    is not such arrays (empty, a pickle, missing keys, wrong shapes or dtypes, damaged) raises a
-    :class:`StudyError` naming its path and the reason."""
-    path = _run_file(out_dir, rid, "arrays.npz")
-    try:
-        integrity.check_arrays_file(path)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        integrity.check_arrays(arrays)
-    except Exception as err:  # noqa: BLE001 - whatever a damaged file raises, name the file
-        why = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise StudyError(f"{path}: broken artifacts ({why}); `vaebench run` trains the run again") from None
-    return arrays
-
-
-def check_run(out_dir: str | Path, rid: str, latent_dim: int | None = None,
-              n_eval: int | None = None) -> str | None:
-    """Why a stored run's artifacts are broken ("<path>: <reason>"), or None when arrays.npz (headers
-    only), history.parquet (schema only), weights.pt and config.json look whole. Cheap: reads no arrays."""
-    run_dir = Path(out_dir) / "runs" / str(rid)
-    checks = {"arrays.npz": lambda p: integrity.check_arrays_file(p, latent_dim, n_eval),
-              "history.parquet": integrity.check_history_file,
-              "weights.pt": _check_weights,
-              "config.json": lambda p: None}
-    for name, check in checks.items():
-        path = run_dir / name
-        try:
-            if not path.is_file():
-                raise ValueError("missing")
-            check(path)
-        except (ValueError, OSError) as err:
-            return f"{path}: {err}"
-    return None
-
-
-def _check_weights(path: Path) -> None:
-    if not zipfile.is_zipfile(path):
-        raise ValueError("not a torch.save archive (empty, truncated or another format)")
-
-
-def broken_runs(out_dir: str | Path, scan: PartScan, configs: dict[str, RunConfig],
+def broken_runs(out_dir: str | Path, scan: PartScan, latent_dims: dict[str, int],
                 n_eval: int | None) -> list[tuple[str, str]]:
-    """(run_id, why) of every run of ``configs`` stored ``ok`` in ``scan`` whose artifacts are broken
-    (:func:`check_run`); runs stored with another status have no arrays to check."""
+    """(run_id, why) of every run of ``latent_dims`` (run id → its latent size) stored ``ok`` in ``scan``
+    whose artifacts are broken (:func:`check_run`); runs stored with another status have no arrays to
+    check."""
     stored = results_from_scan(scan)
     ok = stored.loc[stored["status"] == "ok", "run_id"]
     out = []
     for rid in ok:
-        if rid in configs:
-            why = check_run(out_dir, rid, configs[rid].latent_dim, n_eval)
+        if rid in latent_dims:
+            why = check_run(out_dir, rid, latent_dims[rid], n_eval)
             if why:
                 out.append((rid, why))
     return out
 
 
-def load_history(out_dir: str | Path, rid: str) -> pd.DataFrame:
-    """A run's training history: one row per logged step (step, loss terms, l2, beta, total); a file
-    that is not such a table raises a :class:`StudyError` naming its path and the reason."""
-    path = _run_file(out_dir, rid, "history.parquet")
-    try:
-        integrity.check_history_file(path)
-        return pd.read_parquet(path)
-    except Exception as err:  # noqa: BLE001 - whatever a damaged file raises, name the file
-        why = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise StudyError(f"{path}: broken artifacts ({why}); `vaebench run` trains the run again") from None
+@dataclasses.dataclass
+class StudyContents:
+    """What a study directory holds, read without the lock and without changing anything
+    (:func:`study_contents`): ``meta`` (study.json, {} where there is none), ``grid_ids`` (its grid's run
+    ids, None without a record), ``results`` (stored rows of the grid's runs in grid order; every stored
+    row without a record), ``stored`` (every stored row), ``corrupt`` (path, why) and ``foreign`` (path,
+    the run ids of that part that no grid run has)."""
+
+    meta: dict[str, Any]
+    grid_ids: list[str] | None
+    results: pd.DataFrame
+    stored: pd.DataFrame
+    corrupt: list[tuple[Path, str]]
+    foreign: list[tuple[Path, list[str]]]
+
+    @property
+    def pending(self) -> list[str]:
+        """The grid's runs not stored."""
+        done = set(self.stored["run_id"])
+        return [r for r in self.grid_ids or [] if r not in done]
 
 
-def load_config(out_dir: str | Path, rid: str) -> RunConfig:
-    """A run's resolved RunConfig."""
-    return RunConfig(**json.loads(_run_file(out_dir, rid, "config.json").read_text()))
+def study_contents(out_dir: str | Path) -> StudyContents:
+    """Read a study directory (that has results/): its record, its parts, which runs are stored."""
+    out = Path(out_dir)
+    meta = read_study(out) or {}
+    scan = scan_parts(out)
+    grid_ids = [r["run_id"] for r in meta.get("runs", [])] or None
+    known = set(grid_ids or [])
+    foreign = [(path, sorted(set(df["run_id"]) - known)) for path, df in scan.good] if grid_ids else []
+    return StudyContents(meta, grid_ids, results_from_scan(scan, grid_ids), results_from_scan(scan),
+                         scan.corrupt, [(p, ids) for p, ids in foreign if ids])
 
 
-def load_model(out_dir: str | Path, rid: str) -> nn.Module:
-    """A run's trained model, rebuilt from its config and ``weights.pt`` (loaded with weights_only=True)."""
-    from vaebench.variants import get_variant
+@dataclasses.dataclass
+class RunRecord:
+    """What the store commits per run: its table row, evaluation arrays, history and weights."""
 
-    cfg = load_config(out_dir, rid)
-    model = get_variant(cfg.variant).module(cfg, None)
-    state = torch.load(_run_file(out_dir, rid, "weights.pt"), weights_only=True, map_location="cpu")
-    model.load_state_dict(state)
-    return model.eval()
+    run_id: str
+    row: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    history: pd.DataFrame
+    state_dict: dict[str, Any]
+
+
+class OpenStudy:
+    """A study directory opened for writing by :func:`open_study`, its lock held until :meth:`close`.
+
+    ``pending``: the run ids to train, in the order given (not stored, or stored with broken
+    artifacts); ``broken``: (run id, why) of the latter; ``corrupt``: (path, why, where it was moved) of
+    the parts moved aside. :meth:`commit` stores finished runs: artifacts, then one part."""
+
+    def __init__(self, out: Path, run_ids: list[str], meta: dict[str, Any], source: str | None,
+                 points: dict[str, np.ndarray] | None = None):
+        self.out, self.run_ids = out, list(run_ids)
+        self.configs = {r["run_id"]: r["config"] for r in meta.get("runs", [])}
+        self.lock = StudyLock(out).__enter__()
+        try:
+            n_eval = meta.get("n_eval")
+            before = read_study(out)
+            scan = scan_parts(out)
+            if before is not None and before.get("n_eval") != n_eval and scan.good:
+                raise StudyError(f"n_eval = {n_eval}: the runs stored in {str(out)!r} were evaluated with "
+                                 f"n_eval = {before.get('n_eval')}; use that or another output directory")
+            clean_temp(out)
+            done = {rid for _, df in scan.good for rid in df["run_id"]}
+            dims = {rid: c.get("latent_dim") for rid, c in self.configs.items()}
+            self.broken = broken_runs(out, scan, dims, n_eval)
+            done -= {rid for rid, _ in self.broken}  # artifacts damaged since: train the run again
+            self.pending = [rid for rid in self.run_ids if rid not in done]
+            self.corrupt = [(path, why, quarantine(path)) for path, why in scan.corrupt]
+            write_study(out, meta, source)
+            write_points(out, points or {})
+        except BaseException:
+            self.close()
+            raise
+
+    def commit(self, records: list[RunRecord]) -> Path:
+        """Store finished runs (one shard): each run's artifacts, then the part that commits them."""
+        for rec in records:
+            write_run(self.out, rec.run_id, self.configs[rec.run_id], rec.arrays, rec.history,
+                      rec.state_dict)
+        return write_part(self.out, [rec.row for rec in records])
+
+    def results(self) -> pd.DataFrame:
+        """The study's table: its runs' stored rows, in the order given (:func:`load_results`)."""
+        return load_results(self.out, self.run_ids)
+
+    def close(self) -> None:
+        self.lock.__exit__(None, None, None)
+
+    def __enter__(self) -> OpenStudy:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_study(out_dir: str | Path, run_ids: list[str], meta: dict[str, Any],
+               source: str | None = None, points: dict[str, np.ndarray] | None = None) -> OpenStudy:
+    """Open a study directory for writing (created if needed) and hold its lock (a
+    :class:`StudyError` names the holder when another process has it): find what is stored, move
+    corrupted parts aside, find stored runs with broken artifacts, and record ``meta`` (the resolved grid:
+    ``n_eval`` and ``runs``, each ``{"run_id", "config"}`` with the config as a dict) in ``study.json``
+    and ``source`` in ``grid.toml``, and a copy of each file of ``points`` (content id -> [N, 2]) in
+    ``data/``. Refuses (StudyError) another ``n_eval`` than the stored runs'.
+    Plain data in: the store knows nothing of how runs are trained."""
+    return OpenStudy(prepare_dir(out_dir), run_ids, meta, source, points)

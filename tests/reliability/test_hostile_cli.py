@@ -12,6 +12,7 @@ from reliability_helpers import ROOT, cli, grid_toml
 import analysis.report
 import vaebench.cli
 import vaebench.runner
+import vaebench.shell
 import vaebench.store
 from analysis.report import main as report_main
 from vaebench import load_results
@@ -150,7 +151,7 @@ def test_an_unexpected_exception_in_status_is_one_line(grid_file, tmp_path, monk
 
 def test_without_a_study_directory_the_log_goes_to_the_temporary_directory(grid_file, tmp_path, monkeypatch,
                                                                            capsys):
-    monkeypatch.setattr(vaebench.cli.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(vaebench.shell.tempfile, "gettempdir", lambda: str(tmp_path))
     monkeypatch.setattr(vaebench.runner, "plan_study", _boom)
     assert main(["run", str(grid_file), "--out", str(tmp_path / "never")]) == 1
     _check_crash(capsys.readouterr().err, tmp_path)

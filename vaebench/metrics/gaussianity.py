@@ -22,6 +22,8 @@ from vaebench.metrics.henze_zirkler import henze_zirkler
 from vaebench.metrics.mardia import mardia
 from vaebench.metrics.prior_distance import energy_distance, moment_kl
 from vaebench.metrics.univariate import DAGOSTINO_MIN_N, SCALE_FREE, UNIVARIATE_TESTS, WORST_STATISTIC
+from vaebench.seeding import derive_seed
+from vaebench.statistics import holm  # noqa: F401  (part of this module's interface)
 
 PAIRWISE_MAX_N = 2000  # points for the O(n²) statistics (Henze–Zirkler, energy distance) in the suite
 
@@ -32,25 +34,6 @@ GAUSSIANITY_KEYS: tuple[str, ...] = (
     "mardia_b1p", "mardia_b2p", "hz_statistic", "hz_pvalue", "hz_n",
     "moment_kl", "energy_distance", "energy_n",
 )
-
-
-def holm(pvalues: Any) -> np.ndarray:
-    """Holm's (1979) step-down adjusted p-values of m tests, in the input order: the i-th smallest p
-    becomes max over j ≤ i of min(1, (m − j + 1)·p_(j)). Rejecting where the adjusted p ≤ α controls the
-    family-wise error rate at α under any dependence between the tests."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    if p.ndim != 1 or np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
-        raise ValueError(f"pvalues = {p!r}: must be a 1-D array of numbers in [0, 1]")
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    adjusted = np.empty(m)
-    adjusted[order] = np.maximum.accumulate(scaled)
-    return adjusted
-
-
-def _seed(seed: int, stream: int) -> int:
-    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
 def gaussianity(z: Any, alpha: float = 0.05, *, seed: int = 0,
@@ -100,7 +83,7 @@ def gaussianity(z: Any, alpha: float = 0.05, *, seed: int = 0,
             col = x[:, j]
             if name in SCALE_FREE and constant_reason(col):
                 continue
-            res = test(col, _seed(seed, 0))
+            res = test(col, derive_seed(seed, 0))
             stats_.append(res.statistic)
             ps.append(res.pvalue)
         if ps:
@@ -111,7 +94,7 @@ def gaussianity(z: Any, alpha: float = 0.05, *, seed: int = 0,
 
     singular = singular_reason(x) is not None
     out["singular"] = float(singular)
-    pair_x = subsample(x, max_pairwise_n, _seed(seed, 1))
+    pair_x = subsample(x, max_pairwise_n, derive_seed(seed, 1))
     if d >= 2 and not singular:
         mar = mardia(x)
         out.update(mardia_skew_statistic=mar.skewness.statistic, mardia_skew_pvalue=mar.skewness.pvalue,

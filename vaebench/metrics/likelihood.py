@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaebench.defaults import RECON_VAR
 from vaebench.metrics._arrays import as_points, check_count, check_fraction, to_numpy
 
 MAX_ROWS = 1 << 16  # k × points per chunk of importance samples (their draw order depends on it)
@@ -51,7 +52,7 @@ def _call(fn: Any, arg: np.ndarray, device: torch.device) -> Any:
         return fn(torch.from_numpy(arg).to(device=device, dtype=torch.float32))
 
 
-def likelihood_bounds(model: Any, x: Any, *, k: int = 64, recon_var: float = 0.5,
+def likelihood_bounds(model: Any, x: Any, *, k: int = 64, recon_var: float = RECON_VAR,
                       seed: int = 0) -> LikelihoodBounds:
     """ELBO and IWAE_k (Burda et al. 2016) of ``model`` on the points ``x`` [n, D], means per point, nats.
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from vaebench.defaults import RECON_VAR
 from vaebench.metrics._arrays import as_labels, as_points, check_count, check_fraction, subsample, to_numpy
 from vaebench.metrics._neighbours import PointSet, shared_points
 from vaebench.metrics.collapse import active_units, kl_per_dimension
@@ -40,6 +41,7 @@ from vaebench.metrics.occupancy import corner_region, edge_band, grid_occupancy,
 from vaebench.metrics.seed_claims import CLAIM_KEYS, CLAIM_MIN_N, CLAIM_NEEDS, claim_metrics
 from vaebench.metrics.structure import knn_label_accuracy, trustworthiness
 from vaebench.metrics.univariate import DAGOSTINO_MIN_N
+from vaebench.seeding import derive_seed
 
 NAEEM_K = 5
 LABEL_K = 10
@@ -65,7 +67,7 @@ class Context:
     cache: dict = field(default_factory=dict)
 
     def seed_for(self, stream: int) -> int:
-        return int(np.random.SeedSequence([self.seed, stream]).generate_state(1)[0])
+        return derive_seed(self.seed, stream)
 
     def points(self, key: str) -> PointSet:
         """The array ``key`` as a PointSet, one per array: its neighbour structures, k-NN queries and sorted
@@ -190,7 +192,7 @@ def _read_arrays(arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[st
     return out, finite
 
 
-def evaluate(arrays: dict[str, Any], *, model: Any = None, recon_var: float = 0.5,
+def evaluate(arrays: dict[str, Any], *, model: Any = None, recon_var: float = RECON_VAR,
              seed: int = 0) -> dict[str, float]:
     """Every metric of the suite (see the module docstring) for one run, as a flat dict of floats.
 
