@@ -168,3 +168,19 @@ def test_the_cli_prints_one_line_for_a_bad_file(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "bad.npy" in lines[0] and "expected [N, 2]" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_dask_workers_get_the_points_with_their_task_not_the_path(tmp_path, points):
+    """Workers are other processes that never read the file (it is gone before the study runs): the
+    points travel with each task, and the table equals the local one."""
+    import pandas as pd
+
+    pytest.importorskip("distributed")
+    grid = Grid.from_toml(_grid_file(tmp_path, "points.npy"))
+    (tmp_path / "points.npy").unlink()
+    local = vaebench.run_study(grid, tmp_path / "local", progress=False, threads=1)
+    dask = vaebench.run_study(grid, tmp_path / "dask", executor="dask", workers=2, progress=False)
+    drop = [c for c in local if c.endswith("_seconds")]
+    pd.testing.assert_frame_equal(dask.drop(columns=drop), local.drop(columns=drop), check_exact=True)
+    assert list(dask["status"]) == ["ok", "ok"]

@@ -80,7 +80,8 @@ class StudyPlan:
                 runs = [indices[j] for j in shard]
                 shards.append((k, [self.configs[i].to_dict() for i in runs], [self.run_ids[i] for i in runs]))
                 k += 1
-            out.append(Unit(shards, self.n_eval))
+            used = {c["dataset"] for _, cfgs, _ in shards for c in cfgs}
+            out.append(Unit(shards, self.n_eval, {p: a for p, a in self.grid.points.items() if p in used}))
         return out
 
 

@@ -1,7 +1,8 @@
 """What an executor runs: train a unit, evaluate its runs, build their rows.
 
-A unit is a list of shards, each ``(index, config dicts, run ids)``, with the study's ``n_eval``
-(:class:`Unit`, plain data, so it travels to a Dask worker as it is). :func:`train_unit` trains all its
+A unit is a list of shards, each ``(index, config dicts, run ids)``, with the study's ``n_eval`` and the
+points of any file data set its runs train on (:class:`Unit`, plain data, so it travels to a Dask worker
+as it is: a worker never needs the user's path). :func:`train_unit` trains all its
 runs in one :func:`vaebench.engine.train` call; :func:`evaluate_runs` evaluates trained runs, one
 :class:`~vaebench.store.RunRecord` each; :func:`run_unit` does both, shard by shard (a Dask task).
 """
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from vaebench import evaluation, store, threads
+import numpy as np
+
+from vaebench import data, evaluation, store, threads
 from vaebench.config import RunConfig
 from vaebench.engine import TrainResult, train
 from vaebench.grid import run_id
@@ -24,10 +27,12 @@ Shard = tuple[int, list[dict[str, Any]], list[str]]  # (shard index, config dict
 
 @dataclass
 class Unit:
-    """Consecutive shards trained at once, evaluated on ``n_eval`` points per run."""
+    """Consecutive shards trained at once, evaluated on ``n_eval`` points per run; ``points``: content id
+    -> [N, 2] of the file data sets its runs use (:mod:`vaebench.data`)."""
 
     shards: list[Shard]
     n_eval: int
+    points: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def run_ids(self) -> list[str]:
@@ -43,6 +48,9 @@ def train_unit(unit: Unit, n_threads: int,
     """Train every run of ``unit`` on ``n_threads`` engine worker threads. The run ids are checked against
     this process's vaebench (a worker with another RESULTS_VERSION fails loudly). Results carry ``engine``
     (the route that trained the run: "fused", "operators" or "analytic")."""
+    for pid, arr in unit.points.items():
+        if data.register_points(arr) != pid:
+            raise RuntimeError(f"dataset {pid!r}: the points sent with the task do not match their id")
     cfgs = [RunConfig(**d) for d in unit.configs]
     for cfg, rid in zip(cfgs, unit.run_ids, strict=True):
         if run_id(cfg) != rid:
