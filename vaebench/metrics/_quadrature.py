@@ -10,7 +10,6 @@ converges (trapezoid sums of smooth integrands that vanish at the box's edges co
 
 from __future__ import annotations
 
-import math
 import numpy as np
 import torch
 

@@ -27,15 +27,16 @@ them, rising to log p(x) as k grows; these numbers are what IWAE estimates.
   a Gaussian mixture in data space evaluated by the CPU kernel. The grid is refined (nested: only new
   nodes are decoded) until two successive grids agree to ``tol``. Error estimate: the mean over points of
   their difference, plus the bound (2πσ²)^(−D/2)·P(‖z‖ > L)/p(x) on the mass outside the ball.
-- E_q[log p(x|z)]: tensor Gauss–Hermite nodes in each q(z|x)'s own coordinates (μ + σ·t), so a narrow q is
-  integrated as well as a wide one; the order rises until two successive orders agree to ``tol`` (their
-  mean difference is the error estimate).
-- KL(q(z) ‖ p): −H(q) − E_q log p(z), the second term in closed form, the entropy H(q) on a grid over the
-  mixture's own box (each component ± :data:`ENTROPY_HALF_WIDTH` σ) with spacing σ_min /
-  :data:`NODES_PER_SIGMA`: q on the grid is one matrix product, (1/n)·AᵀB with A_ig = N(z_g; μ_i1, σ_i1²),
-  B likewise (q(z|x) is a diagonal Gaussian). Error estimate: the difference to the grid of twice the
-  spacing, plus the grid's mass error |Σ q ΔA − 1|·(1 + |H|); at most :data:`MAX_INTERVALS` intervals per
-  dimension, so an encoder narrower than that grid resolves gets a large error estimate, never a silent one.
+- E_q[log p(x|z)] and the entropy H(q) of the aggregate posterior (KL(q(z) ‖ p) = −H(q) − E_q log p(z),
+  the second term in closed form): one grid over the encoders' own box (every component ±
+  :data:`ENTROPY_HALF_WIDTH` σ), its spacing the narrowest σ over :data:`NODES_PER_SIGMA`, decoded once.
+  q(z|x) is a diagonal Gaussian, so q(z_g|x_i) = A_i(g₁)·B_i(g₂) and both integrals are matrix products:
+  E_q[x̂] and E_q[‖x̂‖²] per point (self-normalised trapezoid sums, expanded in ‖x − x̂‖²), and
+  q(z_g) = (1/n)·(AᵀB)_g. A narrow q(z|x) thus makes the grid finer; it is refined (nested) until each
+  integral agrees with the grid of twice the spacing to ``tol``. Error estimates: that difference (mean
+  over points), for H plus the grid's mass error |Σ q ΔA − 1|·(1 + |H|). At most :data:`MAX_INTERVALS`
+  intervals per dimension: an encoder narrower than that grid resolves gets a large error estimate,
+  never a silent one.
 
 ``quadrature_error`` is the largest estimate among the numbers returned (the gap's is the sum of log
 p(x)'s and the ELBO's). It is the error of these numbers for the points given, not the sampling error over
@@ -66,8 +67,8 @@ from vaebench.metrics.likelihood import (
 PRIOR_HALF_WIDTH = 5.5  # P(‖z‖ > 5.5) = 2.7e-7 (d = 2), 3.8e-8 (d = 1) under N(0, I)
 LOGPX_INTERVALS = (32, 64, 128, 256, 512)  # per dimension, each grid nested in the next
 NODES_PER_SIGMA = (2.0, 4.0, 8.0)  # posterior grid spacing: the narrowest σ over these, tried in turn
-ENTROPY_HALF_WIDTH = 8.0  # the entropy grid reaches this many σ beyond every component's mean
-MAX_INTERVALS = 1024  # entropy grid intervals per dimension, at most
+ENTROPY_HALF_WIDTH = 8.0  # the posterior grid reaches this many σ beyond every component's mean
+MAX_INTERVALS = 1024  # posterior grid intervals per dimension, at most
 TOL = 1e-4
 DETERMINISTIC = "deterministic encoder (logvar = -inf): q(z|x) is a point mass, its KL to p(z) is infinite"
 
@@ -81,7 +82,7 @@ def exact_inference(model: Any, x: Any, recon_var: float = 0.5, *, tol: float = 
     estimate at which a refinement stops (each of the three integrals, nats per point). Returns floats
     ``log_px``, ``elbo``, ``posterior_gap``, ``kl``, ``marginal_kl``, ``mutual_information``,
     ``quadrature_error``, ``exact_n``, the per-integral estimates ``log_px_error``, ``elbo_error``,
-    ``marginal_kl_error``, the sizes used ``log_px_nodes``, ``gauss_hermite_order``, ``entropy_nodes``, and
+    ``marginal_kl_error``, the grid sizes used ``log_px_nodes``, ``posterior_nodes``, and
     ``reason`` (a string, empty unless some values are NaN). See the module docstring.
     """
     check_model(model)
@@ -99,8 +100,9 @@ def exact_inference(model: Any, x: Any, recon_var: float = 0.5, *, tol: float = 
                            "log_px_nodes": float(log_px_nodes), "exact_n": float(len(data)), "reason": ""}
     if np.isneginf(logvar).any():
         nan = float("nan")
-        out.update({"elbo": nan, "posterior_gap": nan, "kl": nan, "marginal_kl": nan, "mutual_information": nan,
-                    "elbo_error": nan, "marginal_kl_error": nan, "posterior_nodes": nan, "quadrature_error": log_px_err, "reason": DETERMINISTIC})
+        out.update(dict.fromkeys(("elbo", "posterior_gap", "kl", "marginal_kl", "mutual_information",
+                                  "elbo_error", "marginal_kl_error", "posterior_nodes"), nan))
+        out.update({"quadrature_error": log_px_err, "reason": DETERMINISTIC})
         return out
     std = np.exp(0.5 * logvar)
     var = std * std

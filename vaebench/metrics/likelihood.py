@@ -68,7 +68,7 @@ def encode_points(model: Any, data: np.ndarray, device: torch.device) -> tuple[n
 
 
 def decode_rows(model: Any, z: np.ndarray, device: torch.device) -> np.ndarray:
-    """``model.decode`` of the latent points ``z`` [m, d], :data:`DECODE_ROWS` rows per call: float64 [m, D]."""
+    """``model.decode`` of the latent points ``z`` [m, d], :data:`DECODE_ROWS` rows a call: float64 [m, D]."""
     return np.concatenate([to_numpy(_call(model.decode, z[i:i + DECODE_ROWS], device), "decode(z)")
                            for i in range(0, len(z), DECODE_ROWS)])
 
