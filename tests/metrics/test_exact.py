@@ -200,5 +200,5 @@ def test_closed_form_helpers_agree_with_each_other():
     p = np.exp(log_post - log_post.max())
     p /= p.sum()
     mean = float(np.sum(p * z))
-    assert mean == pytest.approx(float(k @ (x - B)), rel=1e-8)
+    assert mean == pytest.approx(float((k @ (x - B))[0]), rel=1e-8)
     assert float(np.sum(p * (z - mean) ** 2)) == pytest.approx(float(s[0, 0]), rel=1e-8)
