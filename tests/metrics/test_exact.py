@@ -202,3 +202,53 @@ def test_closed_form_helpers_agree_with_each_other():
     mean = float(np.sum(p * z))
     assert mean == pytest.approx(float((k @ (x - B))[0]), rel=1e-8)
     assert float(np.sum(p * (z - mean) ** 2)) == pytest.approx(float(s[0, 0]), rel=1e-8)
+
+
+def test_a_posterior_between_the_nodes_is_flagged_by_the_grid_mass(monkeypatch):
+    # two components 2 apart, σ = 0.01, on 16 intervals: every node lies ≥ 8σ from both means, so the
+    # fine and the coarse grid both see q ≈ 0 and agree; only the grid's mass (≈ 0, not 1) shows the miss
+    vae = LinearGaussianVAE(np.zeros((2, 1)), B, np.array([[4.0, 0.0]]), np.zeros(1), np.log([1e-4]))
+    x = np.array([[0.25, 0.5], [0.75, 0.5]])
+    resolved = exact_inference(vae, x, 0.5)
+    assert resolved["mutual_information"] == pytest.approx(math.log(2), abs=1e-6)
+    monkeypatch.setattr(exact_mod, "MAX_INTERVALS", 16)
+    capped = exact_inference(vae, x, 0.5)
+    actual = abs(capped["marginal_kl"] - resolved["marginal_kl"])
+    assert actual > 0.1 and capped["marginal_kl_error"] >= actual
+
+
+def _relu_vae(d: int, seed: int = 0) -> torch.nn.Module:
+    """A small random ReLU encoder and decoder: kinks in x̂(z), so the grids' convergence is algebraic."""
+    torch.manual_seed(seed)
+    enc = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2 * d))
+    dec = torch.nn.Sequential(torch.nn.Linear(d, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc, self.dec = enc, dec
+
+        def encode(self, x):
+            out = self.enc(x)
+            return 3.0 * out[:, :d], out[:, d:] - 2.0  # means spread over the prior, σ ≈ 0.37
+
+        def decode(self, z):
+            return self.dec(z)
+
+    return Model()
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_on_a_relu_model_each_estimate_meets_its_tolerance_and_bounds_the_actual_error(d, metrics_route,
+                                                                                      monkeypatch):
+    model, x = _relu_vae(d), points(200, seed=12)
+    out = exact_inference(model, x, 0.5, tol=1e-5)
+    assert out["log_px_error"] <= 1e-5 + 1e-6 and out["elbo_error"] <= 1e-5
+    assert out["marginal_kl_error"] <= 1e-5
+    # the reference: 1024 intervals per dimension on both grids
+    monkeypatch.setattr(exact_mod, "LOGPX_INTERVALS", (1024,))
+    monkeypatch.setattr(exact_mod, "NODES_PER_SIGMA", 1e9)
+    ref = exact_inference(model, x, 0.5)
+    for key in ("log_px", "elbo", "marginal_kl"):
+        err = f"{key}_error"
+        assert abs(out[key] - ref[key]) <= out[err] + 1e-7, key
