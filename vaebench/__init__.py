@@ -10,7 +10,7 @@ from vaebench.variants import list_variants
 
 __version__ = "0.1.0"
 # Bump when a change alters trained numbers: it enters every run id, so stale results are not reused.
-RESULTS_VERSION = 5
+RESULTS_VERSION = 6
 
 __all__ = ["RESULTS_VERSION", "Grid", "RunConfig", "TrainResult", "list_schedules", "list_variants",
            "load_results", "run_study", "train"]
