@@ -1,8 +1,10 @@
 """The conformance report's main table: each closed form beside what vaebench measures, and whether they
 agree. "Agrees" is an equivalence: the measured interval (a 95% interval over seeds or repeats, or ± the
 quadrature error estimate for exact inference) lies inside a band around the closed form stated in the row
-(±5 % or an absolute tolerance), fixed before the data; a count that must be 0 is 0. An interval that
-merely contains the closed form would call a wide, uninformative interval a success.
+(±5 % or an absolute tolerance), fixed before the data; a count that must be 0 is 0. The ``verdict`` says
+"equivalent" (inside the band: ``agrees``), "differs" (wholly outside) or "inconclusive" (an interval too
+wide to decide: more seeds or repeats would). An interval that merely contains the closed form would call
+a wide, uninformative interval a success.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pandas as pd
 
 from vaebench import closed_forms
 
-COLUMNS = ["check", "closed form", "measured (95% CI)", "n", "band", "agrees"]
+COLUMNS = ["check", "closed form", "measured (95% CI)", "n", "band", "agrees", "verdict"]
 REL_BAND = 0.05  # error and KL of the linear VAE
 KL_ZERO_BAND = 0.01  # nats, where the closed-form KL is 0
 BETA_C_BAND = 0.25  # critical β: the adaptive search's brackets are a few per cent to tens of per cent wide
@@ -24,9 +26,23 @@ def _ci(mean: float, lo: float, hi: float) -> str:
     return f"{mean:.4g}" + (f" [{lo:.4g}, {hi:.4g}]" if np.isfinite(lo) else "")
 
 
-def inside(lo: float, hi: float, target: float, tol: float) -> bool:
-    """The interval [lo, hi] lies inside [target − tol, target + tol] (False if it is not finite)."""
-    return bool(np.isfinite(lo) and np.isfinite(hi) and target - tol <= lo and hi <= target + tol)
+def judge(lo: float, hi: float, band_lo: float, band_hi: float) -> str:
+    """"equivalent": [lo, hi] lies inside [band_lo, band_hi]; "differs": it lies wholly outside;
+    "inconclusive" otherwise (an interval too wide to decide, or not finite)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "inconclusive"
+    if band_lo <= lo and hi <= band_hi:
+        return "equivalent"
+    return "differs" if hi < band_lo or lo > band_hi else "inconclusive"
+
+
+def inside(lo: float, hi: float, target: float, tol: float) -> str:
+    """:func:`judge` against the band [target − tol, target + tol]."""
+    return judge(lo, hi, target - tol, target + tol)
+
+
+def _count(count: int) -> str:
+    return "equivalent" if count == 0 else "differs"
 
 
 def _band(tol: float, rel: bool) -> str:
@@ -55,10 +71,12 @@ def conformance_table(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
                      inside(r.beta_c_lo, r.beta_c_hi, bc, BETA_C_BAND * bc)))
     rd = t["rate_distortion"]
     rows.append(("runs with E[KL] below the Shannon lower bound of R(D)", "0",
-                 f"{int(rd['below_lower'].sum())} of {len(rd)}", len(rd), "= 0", not rd["below_lower"].any()))
+                 f"{int(rd['below_lower'].sum())} of {len(rd)}", len(rd), "= 0",
+                 _count(int(rd["below_lower"].sum()))))
     below_exact = int((rd["rate"] < rd["exact_rate_at_2se"] - 1e-3).sum())
     rows.append(("runs with E[KL] below the exact R(D) (Blahut–Arimoto) at D + 2 s.e., 10⁻³ nats slack", "0",
-                 f"{below_exact} of {int(rd['exact_rate'].notna().sum())}", len(rd), "= 0", below_exact == 0))
+                 f"{below_exact} of {int(rd['exact_rate'].notna().sum())}", len(rd), "= 0",
+                 _count(below_exact)))
     for r in t["coverage"].itertuples():
         rows.append((f"coverage of two U[0,1]² samples, N = {r.n_real}, M = {r.n_fake}, k = {r.k}",
                      f"{r.closed_form:.4f}", _ci(r.coverage, r.coverage_lo, r.coverage_hi), r.repeats,
@@ -68,15 +86,17 @@ def conformance_table(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
         # the simultaneous interval (Bonferroni over the tests); the verdict's rate need only be ≤ α
         expected = float(str(r.null_rate).lstrip("≤ "))
         upper_only = str(r.null_rate).startswith("≤")
-        ok = (r.simultaneous_hi <= expected + RATE_BAND if upper_only
+        ok = (judge(r.simultaneous_lo, r.simultaneous_hi, -np.inf, expected + RATE_BAND) if upper_only
               else inside(r.simultaneous_lo, r.simultaneous_hi, expected, RATE_BAND))
         rows.append((f"Gaussianity on the probit latent (exactly N(0, I)): {r.test} rejects at α = 0.05",
                      r.null_rate, _ci(r.rate, r.simultaneous_lo, r.simultaneous_hi), r.seeds,
-                     f"≤ +{RATE_BAND:g}" if upper_only else _band(RATE_BAND, False), bool(ok)))
+                     f"≤ +{RATE_BAND:g}" if upper_only else _band(RATE_BAND, False), ok))
     for r in t.get("exact", pd.DataFrame()).itertuples():
         rows.append((f"exact inference, {r.check}", f"{r.reference:.6g}", _ci(r.value, r.lo, r.hi), r.n,
-                     r.band, bool(r.agrees)))
-    return pd.DataFrame(rows, columns=COLUMNS)
+                     r.band, r.verdict))
+    frame = pd.DataFrame(rows, columns=["check", "closed form", "measured (95% CI)", "n", "band", "verdict"])
+    frame.insert(5, "agrees", frame["verdict"] == "equivalent")
+    return frame
 
 
 def gaussian_gap_sentence(rd: pd.DataFrame) -> str:

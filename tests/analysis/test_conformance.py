@@ -149,6 +149,10 @@ def test_agreement_is_an_equivalence_not_containment():
     error_row = "linear VAE d = 2, β = 0.1: E‖x − decode(z)‖²"
     assert narrow.loc[error_row, "agrees"] and narrow.loc[error_row, "band"] == "±5%"
     assert not wide.loc[error_row, "agrees"]  # contains the closed form, but is no evidence of equality
+    assert wide.loc[error_row, "verdict"] == "inconclusive"
+    assert narrow.loc[error_row, "verdict"] == "equivalent"
+    off = table(_tables(opt["error"] * 1.2, opt["error"] * 1.3)).set_index("check")
+    assert off.loc[error_row, "verdict"] == "differs"
     # a critical-β interval of [0.01, 10] contains 1/6 and says nothing: not "agrees"
     assert not narrow.filter(like="directions are active", axis=0)["agrees"].any()
     assert narrow.filter(like="coverage", axis=0)["agrees"].all()
@@ -170,4 +174,4 @@ def test_exact_inference_rows_agree_on_the_linear_gaussian_vae():
     assert ((surgery["value"] - surgery["reference"]).abs() < 0.05).all()
     # 20 000 draws leave the d = 2 Monte Carlo interval wider than its ±0.01 band: not yet evidence
     wide = surgery.iloc[1]
-    assert wide["hi"] - wide["lo"] > 0.02 and not wide["agrees"]
+    assert wide["hi"] - wide["lo"] > 0.02 and not wide["agrees"] and wide["verdict"] == "inconclusive"
