@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import requires_cuda
 from vaebench import closed_forms
 from vaebench.closed_forms import LinearGaussianVAE, linear_decoder_log_px, orthogonal_decoder
 from vaebench.metrics import exact as exact_mod
@@ -252,3 +253,12 @@ def test_on_a_relu_model_each_estimate_meets_its_tolerance_and_bounds_the_actual
     for key in ("log_px", "elbo", "marginal_kl"):
         err = f"{key}_error"
         assert abs(out[key] - ref[key]) <= out[err] + 1e-7, key
+
+
+@requires_cuda
+def test_a_model_on_cuda_gives_the_cpu_numbers():
+    model, x = _relu_vae(2), points(200, seed=13)
+    cpu = exact_inference(model, x, 0.5)
+    gpu = exact_inference(model.cuda(), x, 0.5)
+    for key in ("log_px", "elbo", "marginal_kl", "mutual_information"):
+        assert gpu[key] == pytest.approx(cpu[key], abs=1e-5), key  # float32 decoders on two devices
