@@ -124,15 +124,15 @@ def exact_inference(model: Any, x: Any, recon_var: float = 0.5, *, tol: float = 
 
 def _log_px(model: Any, x: np.ndarray, d: int, recon_var: float, tol: float,
             device: Any) -> tuple[np.ndarray, float, int]:
-    """log p(x_i) per point [n] by nested trapezoid grids over the prior's box, its error estimate and the
-    number of nodes used."""
+    """log p(x_i) per point [n] by nested trapezoid grids over the prior's ball ‖z‖ ≤ L, its error estimate
+    and the number of nodes used."""
     half = PRIOR_HALF_WIDTH
     scale = 1.0 / (2.0 * recon_var)
     const = -gaussian_nll_constant(x.shape[1], recon_var)
     fine = None  # log Σ over the current grid's nodes of p(z_g)·exp(−‖x − x̂_g‖²/(2σ²)), per point
     for m in LOGPX_INTERVALS:
         z = tensor_grid([nodes_1d(-half, half, m)] * d)
-        inside = np.einsum("gd,gd->g", z, z) <= half * half  # the ball: the box's corners hold no mass
+        inside = np.einsum("gd,gd->g", z, z) <= half * half  # the ball: the box's corners add no mass
         new = inside & (~coarse_mask(m, d) if fine is not None else True)
         zn = z[new]
         log_prior = -0.5 * np.einsum("gd,gd->g", zn, zn) - 0.5 * d * math.log(2 * math.pi)
