@@ -49,6 +49,7 @@ T_NEIGHBOURS = "tests/metrics/test_metrics_neighbours.py"
 T_EDGES = "tests/reliability/test_integrity_edges.py"
 T_SEEDS = "tests/test_seeding_pinned.py"
 T_EXEC = "tests/test_executors_behaviour.py"
+T_EXACT = "tests/metrics/test_exact.py"
 MUTATIONS = [
     # --- the two of issue 16 that no test caught before ---
     M("likelihood-no-max-shift", "vaebench/metrics/likelihood.py",
@@ -386,6 +387,34 @@ MUTATIONS = [
       "shard, at = trained[:len(rids)], at + len(rids)",
       "every shard of a wave takes the wave's first trained runs (rows stored under other runs' ids)",
       (T_EXEC, "-k", "several_evaluation_tasks")),
+    # --- exact inference (issue 21) ---
+    M("exact-no-log-cell", "vaebench/metrics/exact.py", "est = fine + d * math.log(h)", "est = fine",
+      "log p(x) without the trapezoid weight log ΔA", (T_EXACT, "-k", "closed_forms")),
+    M("exact-grid-off-by-one", "vaebench/metrics/_quadrature.py", "np.linspace(lo, hi, m + 1)",
+      "np.linspace(lo, hi, m)", "m nodes where the spacing assumes m + 1", (T_EXACT, "-k", "closed_forms")),
+    M("exact-cross-sign", "vaebench/metrics/exact.py", "marginal_kl = -entropy - cross",
+      "marginal_kl = -entropy + cross", "E_q log p(z) added instead of subtracted",
+      (T_EXACT, "-k", "surgery")),
+    M("exact-scale-constant", "vaebench/metrics/exact.py", "scale = 1.0 / (2.0 * recon_var)",
+      "scale = 1.0 / recon_var", "decoder exponent without its ½", (T_EXACT, "-k", "closed_forms")),
+    M("exact-no-refine", "vaebench/metrics/exact.py",
+      "if (lik_err <= tol and ent_err <= tol) or m >= MAX_INTERVALS:", "if True:",
+      "the posterior grid never refined", (T_EXACT, "-k", "relu_model")),
+    M("exact-no-mass-check", "vaebench/metrics/exact.py",
+      "resolved = bool(np.max(np.abs(mass * cell - 1.0)) <= MASS_TOL)", "resolved = True",
+      "a q(z|x) between the nodes reported with a small error", (T_EXACT, "-k", "between_the_nodes")),
+    M("exact-kernel-no-max", "vaebench/_metrics_kernel.c",
+      "out[i] = m + log(acc[0] + acc[1] + acc[2] + acc[3]);",
+      "out[i] = log(acc[0] + acc[1] + acc[2] + acc[3]);",
+      "the mixture's log-sum without its factored maximum", (T_EXACT, "-k", "closed_forms")),
+    M("suite-fit-ignored", "vaebench/metrics/suite.py",
+      "return self.recon_var_fitted() if self.fit_recon_var else self.recon_var", "return self.recon_var",
+      "fits_recon_var variants scored with the configured σ²", ("tests/metrics/test_exact_suite.py",)),
+    M("conformance-containment", "analysis/conformance_table.py",
+      "    if band_lo <= lo and hi <= band_hi:\n        return \"equivalent\"",
+      "    if lo <= (band_lo + band_hi) / 2 <= hi:\n        return \"equivalent\"",
+      "a row agrees when its interval contains the closed form (not an equivalence)",
+      ("tests/analysis/test_conformance.py", "-k", "equivalence")),
 ]
 
 

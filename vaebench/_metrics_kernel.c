@@ -291,3 +291,41 @@ void vb_count_within(const Grid *gr, int64_t m, const double *centres, const dou
         counts[row] = count;
     }
 }
+
+/* Exact inference (vaebench.metrics.exact): for each of n points x_i (column-major [dim][n]),
+ * out[i] = log sum_k exp(logw[k] - scale * |x_i - c_k|^2) over g nodes c (column-major [dim][g], g a
+ * multiple of 4: pad with logw = -inf): the log of a Gaussian mixture with weights exp(logw), without its
+ * normalising constant. Per point, the exponents go to ``scratch`` [g] with their maximum m (four lanes
+ * at once), then out[i] = m + log sum exp(e - m): no underflow however far the point lies from every node. */
+void vb_mixture_logsum(int64_t n, int64_t dim, const double *x, int64_t g, const double *c, const double *logw,
+                       double scale, double *out, double *scratch) {
+    const v4d neg_inf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    for (int64_t i = 0; i < n; i++) {
+        v4d vmax = neg_inf;
+        for (int64_t k = 0; k < g; k += 4) {
+            v4d e;
+            memcpy(&e, logw + k, sizeof e);
+            for (int64_t a = 0; a < dim; a++) {
+                v4d col;
+                memcpy(&col, c + a * g + k, sizeof col);
+                const v4d t = col - x[a * n + i];
+                e -= scale * (t * t);
+            }
+            memcpy(scratch + k, &e, sizeof e);
+            vmax = (v4d)(((v4l)(e > vmax) & (v4l)e) | (~(v4l)(e > vmax) & (v4l)vmax));
+        }
+        double m = vmax[0];
+        for (int l = 1; l < 4; l++) m = vmax[l] > m ? vmax[l] : m;
+        if (m == -INFINITY) {
+            out[i] = -INFINITY;
+            continue;
+        }
+        v4d acc = {0.0, 0.0, 0.0, 0.0};
+        for (int64_t k = 0; k < g; k += 4) {
+            v4d v;
+            memcpy(&v, scratch + k, sizeof v);
+            acc += exp_nonpositive(v - m);
+        }
+        out[i] = m + log(acc[0] + acc[1] + acc[2] + acc[3]);
+    }
+}

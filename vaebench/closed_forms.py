@@ -16,6 +16,9 @@
   ½ ln(1/(12·D₁)) (a Gaussian test channel) bracket R₁(D₁); two independent coordinates give
   R(D) = 2·R₁(D/2) (Cover & Thomas 2006, §10.3–10.4). R₁ itself is computed by the Blahut–Arimoto
   algorithm (Blahut 1972) on a fine grid, each point with its certified gap (Blahut's lower bound).
+- **The linear-Gaussian decoder** x̂ = Wz + b with prior N(0, I) and decoder variance σ²: p(x) =
+  N(b, WWᵀ + σ²I) and p(z|x) = N(m, S), S = (I + WᵀW/σ²)⁻¹, m = S Wᵀ(x − b)/σ² (Tipping & Bishop 1999);
+  :class:`LinearGaussianVAE` is such a model with an affine encoder, to check exact inference against.
 - **Same-distribution coverage** (Naeem et al. 2020): :func:`vaebench.metrics.expected_coverage`, stated
   once there and re-exported here.
 """
@@ -33,7 +36,8 @@ from vaebench.metrics.coverage import expected_coverage
 UNIFORM_VAR = 1.0 / 12.0  # variance of U[0, 1]: ξ² of every direction of the unit square
 DATA_DIM = 2
 
-__all__ = ["UNIFORM_VAR", "BlahutArimotoPoint", "blahut_arimoto_uniform", "expected_coverage",
+__all__ = ["UNIFORM_VAR", "BlahutArimotoPoint", "LinearGaussianVAE", "linear_decoder_log_px",
+           "linear_decoder_posterior", "orthogonal_decoder", "blahut_arimoto_uniform", "expected_coverage",
            "gaussian_upper_bound", "linear_vae_critical_beta", "linear_vae_optimum", "shannon_lower_bound",
            "uniform_rd_curve", "uniform_square_rate"]
 
@@ -155,3 +159,72 @@ def uniform_square_rate(distortion: np.ndarray | float, curve: list[BlahutArimot
     with np.errstate(divide="ignore", invalid="ignore"):
         r1 = np.interp(np.log(d1), xs, ys, left=np.nan, right=0.0)
     return 2 * r1
+
+
+def linear_decoder_log_px(w: np.ndarray, b: np.ndarray, recon_var: float, x: np.ndarray) -> np.ndarray:
+    """log p(x) per point [n] of the decoder x̂ = Wz + b (``w`` [D, d]) with prior N(0, I):
+    log N(x; b, WWᵀ + σ²I)."""
+    from scipy import stats
+
+    cov = w @ w.T + _positive("recon_var", recon_var) * np.eye(len(b))
+    return np.atleast_1d(stats.multivariate_normal(mean=b, cov=cov).logpdf(x))
+
+
+def linear_decoder_posterior(w: np.ndarray, recon_var: float) -> tuple[np.ndarray, np.ndarray]:
+    """(S, K) of the posterior p(z|x) = N(K(x − b), S) of the decoder x̂ = Wz + b: S = (I + WᵀW/σ²)⁻¹,
+    K = S Wᵀ/σ²."""
+    recon_var = _positive("recon_var", recon_var)
+    s = np.linalg.inv(np.eye(w.shape[1]) + w.T @ w / recon_var)
+    return s, s @ w.T / recon_var
+
+
+def orthogonal_decoder(latent_dim: int, scales: tuple[float, ...] = (0.3, 0.15), angle: float = 0.4
+                       ) -> np.ndarray:
+    """A decoder matrix W [2, d] with orthogonal columns of lengths ``scales`` (a rotation by ``angle``)."""
+    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    return rot[:, :latent_dim] * np.asarray(scales[:latent_dim], dtype=float)
+
+
+class LinearGaussianVAE:
+    """Decoder x̂ = Wz + b (``w`` [D, d], ``b`` [D]); encoder μ(x) = A(x − b) + c (``a`` [d, D]) with a
+    fixed log-variance per latent dimension (``logvar`` [d]; −inf: deterministic). ``encode``/``decode``
+    take and return torch tensors, as a trained model's do.
+
+    :meth:`true_posterior` sets q(z|x) = p(z|x) exactly, which a diagonal q can when W's columns are
+    orthogonal (then S is diagonal); :meth:`collapsed` is the linear VAE above β_c: W = 0, q(z|x) = N(0, I).
+    """
+
+    def __init__(self, w, b, a, c, logvar):
+        import torch
+
+        self.w, self.b, self.a, self.c, self.logvar = (torch.as_tensor(np.asarray(v, dtype=np.float64))
+                                                       for v in (w, b, a, c, logvar))
+
+    def encode(self, x):
+        mu = (x.double() - self.b) @ self.a.T + self.c
+        return mu.to(x.dtype), self.logvar.expand_as(mu).to(x.dtype)
+
+    def decode(self, z):
+        return (z.double() @ self.w.T + self.b).to(z.dtype)
+
+    @classmethod
+    def true_posterior(cls, w: np.ndarray, b: np.ndarray, recon_var: float) -> LinearGaussianVAE:
+        s, k = linear_decoder_posterior(w, recon_var)
+        if not np.allclose(s, np.diag(np.diag(s)), rtol=0, atol=1e-12):
+            raise ValueError("w = matrix with non-orthogonal columns: the posterior is not diagonal")
+        return cls(w, b, k, np.zeros(w.shape[1]), np.log(np.diag(s)))
+
+    @classmethod
+    def collapsed(cls, b: np.ndarray, latent_dim: int) -> LinearGaussianVAE:
+        d = latent_dim
+        return cls(np.zeros((len(b), d)), b, np.zeros((d, len(b))), np.zeros(d), np.zeros(d))
+
+    def elbo(self, x: np.ndarray, recon_var: float) -> np.ndarray:
+        """The ELBO per point [n] in closed form: E_q‖x − Wz − b‖² = ‖x − Wμ − b‖² + Σ_k (WᵀW)_kk σ_k²,
+        the KL of diagonal Gaussians (x as float64)."""
+        w, b, lv = (t.numpy() for t in (self.w, self.b, self.logvar))
+        mu = (x - b) @ self.a.numpy().T + self.c.numpy()
+        var = np.exp(lv) * np.ones_like(mu)
+        sq = np.sum((x - mu @ w.T - b) ** 2, axis=1) + var @ np.diag(w.T @ w)
+        log_lik = -0.5 * x.shape[1] * math.log(2 * math.pi * recon_var) - sq / (2 * recon_var)
+        return log_lik - 0.5 * np.sum(mu ** 2 + var - 1 - lv, axis=1)

@@ -17,10 +17,11 @@ run takes depends on the machine, the variant and the run's own shape (MLPs deep
 (:mod:`vaebench.routes.fused`) calls ``vb_fused_steps``: whole steps, all those between two logged ones
 in one call, described by one ``Step`` struct. :class:`KernelMLP` (``vb_forward``, ``vb_backward``),
 :func:`adam` (``vb_adam``) and ``vb_exp`` expose C pieces one at a time, for the tests that check them
-against autograd, ``torch.optim.Adam`` and ``torch.exp``. ``vb_pair_sum``, ``vb_rank_counts``, ``vb_knn``
-and ``vb_count_within`` serve :mod:`vaebench.metrics._pairwise`, :mod:`vaebench.metrics.structure` and
-:mod:`vaebench.metrics._neighbours`, which fall back to NumPy and PyTorch (the same numbers to rounding)
-where the library is not there. The structs and signatures are bound in :mod:`vaebench.kernel`.
+against autograd, ``torch.optim.Adam`` and ``torch.exp``. ``vb_pair_sum``, ``vb_rank_counts``, ``vb_knn``,
+``vb_count_within`` and ``vb_mixture_logsum`` serve :mod:`vaebench.metrics._pairwise`,
+:mod:`vaebench.metrics.structure`, :mod:`vaebench.metrics._neighbours` and :mod:`vaebench.metrics.exact`,
+which fall back to NumPy and PyTorch (the same numbers to rounding) where the library is not there. The
+structs and signatures are bound in :mod:`vaebench.kernel`.
 """
 
 from __future__ import annotations

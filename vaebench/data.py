@@ -31,6 +31,9 @@ POINTS_PREFIX = "points:"
 POINT_FILES = (".npy", ".csv")
 _POINTS_ID = re.compile(r"points:[0-9a-f]{16}")
 _LOADED: dict[str, np.ndarray] = {}  # content id -> float32 [N, 2], filled by register_points
+# Differential entropy (nats) of the data sets whose density is known in closed form: uniform on a region
+# of area A has entropy ln A (the unit square 0, the checkerboard's 8 cells of 1/16 each ln ½).
+ENTROPY: dict[str, float] = {"uniform": 0.0, "checkerboard": float(np.log(0.5))}
 
 
 def register_dataset(fn: Sampler) -> Sampler:

@@ -18,6 +18,7 @@ from vaebench.engine import TrainResult
 from vaebench.metrics import evaluate, nan_metrics
 from vaebench.seeding import stream_rng, stream_seed
 from vaebench.threads import evaluating
+from vaebench.variants import get_variant
 
 
 @torch.no_grad()
@@ -50,9 +51,10 @@ def evaluate_run(result: TrainResult, n_eval: int = N_EVAL) -> tuple[dict[str, f
     The metrics are ``n_eval``, the last logged training terms ``train_recon``, ``train_kl``,
     ``train_mmd``, ``train_total`` (NaN where the variant has no such term) and every column of
     :func:`vaebench.metrics.evaluate` (see :mod:`vaebench.metrics.suite`), computed on the held-out
-    evaluation set with the run's model, its ``recon_var`` and its own "metrics" random stream. Diverged
-    runs get NaN for every suite metric. The numbers do not depend on the calling thread's floating-point
-    state (:func:`vaebench.threads.evaluating`).
+    evaluation set with the run's model, its ``recon_var`` (the fitted one where the variant's class sets
+    ``fits_recon_var``), its data set and its own "metrics" random stream. Diverged runs get NaN for every
+    suite metric. The numbers do not depend on the calling thread's floating-point state
+    (:func:`vaebench.threads.evaluating`).
     """
     with evaluating():
         return _evaluate_run(result, n_eval)
@@ -68,6 +70,8 @@ def _evaluate_run(result: TrainResult, n_eval: int) -> tuple[dict[str, float], d
         metrics.update(nan_metrics())
         return metrics, arrays
     cfg = result.config
+    # a variant that fits the decoder variance (σ-VAE) is scored with the fitted one (recon_var_fitted)
+    fit = bool(getattr(get_variant(cfg.variant), "fits_recon_var", False))
     metrics.update(evaluate(arrays, model=result.model, recon_var=cfg.recon_var,
-                            seed=stream_seed(cfg.seed, "metrics")))
+                            seed=stream_seed(cfg.seed, "metrics"), fit_recon_var=fit, dataset=cfg.dataset))
     return metrics, arrays

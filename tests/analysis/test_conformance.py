@@ -112,9 +112,66 @@ def test_quick_report_writes_every_file(tmp_path):
     shannon = table[table["check"].str.contains("Shannon lower bound")]
     assert shannon["measured (95% CI)"].iloc[0].startswith("0 of ")
     assert "Checked against closed forms" in (out / "report.md").read_text()
+    assert table["check"].str.startswith("exact inference").sum() == 15 and "band" in table.columns
 
 
 def test_bad_study_is_one_line_and_exit_2(tmp_path, capsys):
     assert conformance.main(["--study", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --study") and err.count("\n") == 1
+
+
+def _tables(error_lo: float, error_hi: float) -> dict[str, pd.DataFrame]:
+    opt = linear_vae_optimum(0.1)
+    linear = pd.DataFrame([{"latent_dim": 2, "beta": 0.1, "n": 4, "error_closed_form": opt["error"],
+                            "error": opt["error"], "error_lo": error_lo, "error_hi": error_hi,
+                            "kl_closed_form": opt["kl"], "kl": opt["kl"], "kl_lo": opt["kl"] * 0.99,
+                            "kl_hi": opt["kl"] * 1.01}])
+    transitions = pd.DataFrame([{"latent_dim": 2, "level": 1, "n": 4, "beta_c": 1 / 6, "beta_c_lo": 0.01,
+                                 "beta_c_hi": 10.0}])
+    rd = pd.DataFrame({"below_lower": [False], "rate": [1.0], "exact_rate_at_2se": [0.5],
+                       "exact_rate": [0.5]})
+    cov = pd.DataFrame([{"n_real": 2000, "n_fake": 2000, "k": 5, "repeats": 100, "closed_form": 0.969,
+                         "coverage": 0.969, "coverage_lo": 0.968, "coverage_hi": 0.970}])
+    probit = pd.DataFrame([{"test": "hz", "null_rate": "0.0500", "rate": 0.05, "seeds": 400,
+                            "simultaneous_lo": 0.03, "simultaneous_hi": 0.075},
+                           {"test": "rejected", "null_rate": "≤ 0.0500", "rate": 0.2, "seeds": 400,
+                            "simultaneous_lo": 0.15, "simultaneous_hi": 0.25}])
+    return {"linear_vae": linear, "linear_transitions": transitions, "rate_distortion": rd, "coverage": cov,
+            "probit": probit}
+
+
+def test_agreement_is_an_equivalence_not_containment():
+    opt = linear_vae_optimum(0.1)
+    table = conformance.conformance_table
+    narrow = table(_tables(opt["error"] * 0.98, opt["error"] * 1.02)).set_index("check")
+    wide = table(_tables(opt["error"] * 0.5, opt["error"] * 1.5)).set_index("check")
+    error_row = "linear VAE d = 2, β = 0.1: E‖x − decode(z)‖²"
+    assert narrow.loc[error_row, "agrees"] and narrow.loc[error_row, "band"] == "±5%"
+    assert not wide.loc[error_row, "agrees"]  # contains the closed form, but is no evidence of equality
+    assert wide.loc[error_row, "verdict"] == "inconclusive"
+    assert narrow.loc[error_row, "verdict"] == "equivalent"
+    off = table(_tables(opt["error"] * 1.2, opt["error"] * 1.3)).set_index("check")
+    assert off.loc[error_row, "verdict"] == "differs"
+    # a critical-β interval of [0.01, 10] contains 1/6 and says nothing: not "agrees"
+    assert not narrow.filter(like="directions are active", axis=0)["agrees"].any()
+    assert narrow.filter(like="coverage", axis=0)["agrees"].all()
+    rates = narrow.filter(like="Gaussianity", axis=0)
+    assert list(rates["agrees"]) == [True, False]  # the verdict's rate 0.2 is not ≤ α + 0.03
+
+
+def test_exact_inference_rows_agree_on_the_linear_gaussian_vae():
+    from analysis.conformance_exact import exact_checks
+
+    rows = exact_checks(n=200, iwae_seeds=3, mc_draws=20_000).set_index("check")
+    quadrature = rows[rows["band"].isin(["±0.0001", "±1e-06"])]
+    assert len(quadrature) == 8 and quadrature["agrees"].all()
+    assert (quadrature["hi"] - quadrature["lo"] < 1e-3).all()
+    iwae = rows.filter(like="IWAE_", axis=0)
+    assert len(iwae) == 5 and iwae.iloc[-1]["agrees"]  # rising with k
+    assert (iwae["value"].iloc[:4] < iwae["reference"].iloc[:4]).all()
+    surgery = rows.filter(like="ELBO surgery", axis=0)
+    assert ((surgery["value"] - surgery["reference"]).abs() < 0.05).all()
+    # 20 000 draws leave the d = 2 Monte Carlo interval wider than its ±0.01 band: not yet evidence
+    wide = surgery.iloc[1]
+    assert wide["hi"] - wide["lo"] > 0.02 and not wide["agrees"] and wide["verdict"] == "inconclusive"

@@ -400,6 +400,6 @@ def test_suite_equals_the_frozen_values(current, case):
     # edge, direction and curve metrics) follow them, frozen in FROZEN_CLAIMS
     assert list(got)[:len(want)] == list(want)
     claims = list(FROZEN_CLAIMS[case])
-    assert list(got)[len(want):len(want) + len(claims)] == claims  # later additions follow these
+    assert list(got)[len(want):len(want) + len(claims)] == claims  # later additions follow (not frozen)
     for key, value in {**want, **FROZEN_CLAIMS[case]}.items():
         _check(got[key], value, key)

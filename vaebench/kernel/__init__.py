@@ -105,6 +105,7 @@ SIGNATURES: dict[str, tuple[list, object]] = {
     "vb_rank_counts": ([ptr, i64, ptr, ptr, ptr, ptr], i64),
     "vb_knn": ([ptr, i64, ptr, i64, ptr, ptr], None),
     "vb_count_within": ([ptr, i64, ptr, ptr, ptr], None),
+    "vb_mixture_logsum": ([i64, i64, ptr, i64, ptr, ptr, f64, ptr, ptr], None),
 }
 
 

@@ -10,12 +10,15 @@ Usable on any NumPy arrays, lists or torch tensors, not only vaebench's. One con
   :func:`mse`;
 - structure and collapse — :func:`knn_label_accuracy`, :func:`trustworthiness`, :func:`active_units`,
   :func:`kl_per_dimension`, :func:`likelihood_bounds` (ELBO and IWAE);
+- exact inference for latents of dimension 1 or 2 — :func:`exact_inference` (log p(x), the ELBO, the
+  posterior gap, the aggregate posterior's KL to the prior and I(x; z), by quadrature);
 - :func:`evaluate` — all of them for one run's evaluation arrays, one flat dict of floats.
 """
 
 from vaebench.metrics.collapse import active_units, kl_per_dimension
 from vaebench.metrics.coverage import coverage, coverage_and_density, density, expected_coverage
 from vaebench.metrics.distances import mse, sliced_wasserstein
+from vaebench.metrics.exact import exact_inference
 from vaebench.metrics.gaussianity import gaussianity, holm
 from vaebench.metrics.henze_zirkler import henze_zirkler
 from vaebench.metrics.likelihood import LikelihoodBounds, likelihood_bounds
@@ -30,7 +33,8 @@ from vaebench.metrics.univariate import anderson_darling, dagostino_pearson, ks_
 __all__ = [
     "LikelihoodBounds", "MardiaResult", "TestResult", "active_units", "anderson_darling", "boundary_coverage",
     "corner_coverage", "coverage", "coverage_and_density", "dagostino_pearson", "density", "energy_distance",
-    "evaluate", "expected_coverage", "expected_distance_to_standard_normal", "gaussianity", "grid_occupancy",
+    "evaluate", "exact_inference", "expected_coverage", "expected_distance_to_standard_normal", "gaussianity",
+    "grid_occupancy",
     "henze_zirkler", "holm", "kl_per_dimension", "knn_label_accuracy", "ks_standard_normal",
     "likelihood_bounds", "mardia", "metric_names", "moment_kl", "mse", "nan_metrics", "shapiro_wilk",
     "sliced_wasserstein", "trustworthiness",

@@ -52,6 +52,37 @@ def _call(fn: Any, arg: np.ndarray, device: torch.device) -> Any:
         return fn(torch.from_numpy(arg).to(device=device, dtype=torch.float32))
 
 
+def check_model(model: Any) -> None:
+    """ValueError unless ``model`` has callable ``encode`` and ``decode`` methods."""
+    for method in ("encode", "decode"):
+        if not callable(getattr(model, method, None)):
+            raise ValueError(f"model = {type(model).__name__} object: must have callable encode(x) and "
+                             f"decode(z) methods (missing {method})")
+
+
+def encode_points(model: Any, data: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """``model.encode`` of the points ``data`` [n, D]: float64 ``mu`` and ``logvar`` [n, d] (−inf allowed
+    in ``logvar``: a deterministic encoder), validated."""
+    mu, logvar = (to_numpy(a, name) for a, name in zip(_call(model.encode, data, device),
+                                                         ("mu", "logvar"), strict=True))
+    return as_points(mu, "mu"), as_points(logvar, "logvar", allow_neg_inf=True)
+
+
+def decode_rows(model: Any, z: np.ndarray, device: torch.device) -> np.ndarray:
+    """``model.decode`` of the latent points ``z`` [m, d], :data:`DECODE_ROWS` rows a call: float64 [m, D]."""
+    return np.concatenate([to_numpy(_call(model.decode, z[i:i + DECODE_ROWS], device), "decode(z)")
+                           for i in range(0, len(z), DECODE_ROWS)])
+
+
+def gaussian_log_likelihood(x: np.ndarray, recon: np.ndarray, recon_var: float) -> np.ndarray:
+    """log N(x; recon, σ²I) with its constant, σ² = ``recon_var``, over the last axis (D data dimensions):
+    ``x`` broadcast against ``recon`` [..., D] → [...] nats."""
+    diff = x - recon
+    # sums over the last (short) axis with einsum: NumPy's sum(axis=-1) is several times slower here
+    return (-0.5 * x.shape[-1] * math.log(2 * math.pi * recon_var)
+            - np.einsum("...d,...d->...", diff, diff) / (2 * recon_var))
+
+
 def likelihood_bounds(model: Any, x: Any, *, k: int = 64, recon_var: float = RECON_VAR,
                       seed: int = 0) -> LikelihoodBounds:
     """ELBO and IWAE_k (Burda et al. 2016) of ``model`` on the points ``x`` [n, D], means per point, nats.
@@ -66,23 +97,16 @@ def likelihood_bounds(model: Any, x: Any, *, k: int = 64, recon_var: float = REC
     k = check_count("k", k, 1)
     seed = check_count("seed", seed, 0)
     recon_var = check_fraction("recon_var", recon_var, high=np.inf)
-    for method in ("encode", "decode"):
-        if not callable(getattr(model, method, None)):
-            raise ValueError(f"model = {type(model).__name__} object: must have callable encode(x) and "
-                             f"decode(z) methods (missing {method})")
+    check_model(model)
     data = as_points(x, "x")
     n, dim_x = data.shape
     device = _device(model)
-    mu, logvar = (to_numpy(a, name) for a, name in zip(_call(model.encode, data, device),
-                                                         ("mu", "logvar"), strict=True))
-    mu = as_points(mu, "mu")
-    logvar = as_points(logvar, "logvar", allow_neg_inf=True)
+    mu, logvar = encode_points(model, data, device)
     if np.isneginf(logvar).any():
         return LikelihoodBounds(float("nan"), float("nan"), k, n)
     d = mu.shape[1]
     rng = np.random.default_rng(seed)
     std = np.exp(0.5 * logvar)
-    log_lik_const = -0.5 * dim_x * math.log(2 * math.pi * recon_var)
     kl = 0.5 * np.sum(mu * mu + np.exp(logvar) - 1.0 - logvar, axis=1)  # [n]
     chunk = max(1, MAX_ROWS // k)
     elbo, iwae = np.empty(n), np.empty(n)
@@ -91,12 +115,8 @@ def likelihood_bounds(model: Any, x: Any, *, k: int = 64, recon_var: float = REC
         eps = rng.standard_normal((k, sl.stop - sl.start, d))
         z = mu[sl] + std[sl] * eps  # [k, b, d]
         flat = z.reshape(-1, d)
-        recon = np.concatenate([to_numpy(_call(model.decode, flat[i:i + DECODE_ROWS], device), "decode(z)")
-                                for i in range(0, len(flat), DECODE_ROWS)])
-        recon = recon.reshape(k, -1, dim_x)
-        # sums over the last (short) axis with einsum: NumPy's sum(axis=2) is several times slower here
-        diff = data[sl] - recon
-        log_lik = log_lik_const - np.einsum("kbd,kbd->kb", diff, diff) / (2 * recon_var)  # [k, b]
+        recon = decode_rows(model, flat, device).reshape(k, -1, dim_x)
+        log_lik = gaussian_log_likelihood(data[sl], recon, recon_var)  # [k, b]
         # log p(z) − log q(z|x): the 2π constants cancel
         log_ratio = (-0.5 * np.einsum("kbd,kbd->kb", z, z)
                      + 0.5 * (np.einsum("kbd,kbd->kb", eps, eps) + np.sum(logvar[sl], axis=1)))

@@ -13,12 +13,23 @@ Input: the arrays of :func:`vaebench.evaluation.eval_arrays` — ``x`` [n, 2] he
 - structure and collapse: ``quadrant_knn_accuracy`` (k = 10, leave-one-out, on z ~ q(z|x)),
   ``trustworthiness`` (k = 10, x vs z, 1 000 query points), ``active_units``, ``kl_total``,
   ``kl_dim_min``, ``kl_dim_max`` (nats, mean over points);
-- likelihood (needs the model): ``elbo`` and ``iwae`` (k = 64) on 1 000 of the points, nats per point.
+- likelihood (needs the model): ``elbo`` and ``iwae`` (k = 64) on 1 000 of the points, nats per point;
+- ``recon_var_fitted``: the per-coordinate mean squared error of decode(z) (``recon`` against ``x``),
+  floored at :data:`RECON_VAR_FLOOR` = 1e-6: the decoder variance that maximises the likelihood (σ-VAE,
+  Rybkin, Daniilidis & Levine 2021). With ``fit_recon_var`` (a variant whose class sets
+  ``fits_recon_var = True``) the ELBO, IWAE and exact numbers use it instead of the configured σ²;
+- exact inference (needs the model, latent dimension ≤ 2; :func:`~vaebench.metrics.exact.exact_inference`)
+  on the same 1 000 points: ``exact_log_px``, ``exact_elbo``, ``exact_posterior_gap``,
+  ``exact_marginal_kl`` (KL of the aggregate posterior to N(0, I)), ``exact_mi`` (I(x; z), ≤ ln n),
+  ``exact_quadrature_error``, ``exact_n`` (n), and ``exact_data_kl`` = KL(p_data ‖ p_θ) =
+  −H(p_data) − E log p_θ(x) for data sets of known entropy (:data:`vaebench.data.ENTROPY`: −exact_log_px
+  on U[0, 1]²; NaN otherwise). NaN for d > 2; for deterministic encoders everything but ``exact_log_px``,
+  ``exact_data_kl``, ``exact_n`` and the error (their KL to the prior is infinite).
 
 Every value is a float; NaN where undefined: KL, ELBO and IWAE for deterministic encoders (logvar = −inf,
-infinite KL), likelihood bounds without a model, multivariate tests for d = 1, a group whose input arrays
-hold NaN or inf (a broken decoder) or that needs more points than given, and the degenerate cases of
-:func:`gaussianity`.
+infinite KL), likelihood bounds and exact numbers without a model, multivariate tests for d = 1, a group
+whose input arrays hold NaN or inf (a broken decoder) or that needs more points than given, and the
+degenerate cases of :func:`gaussianity`.
 """
 
 from __future__ import annotations
@@ -29,12 +40,14 @@ from typing import Any
 
 import numpy as np
 
+from vaebench.data import ENTROPY
 from vaebench.defaults import RECON_VAR
 from vaebench.metrics._arrays import as_labels, as_points, check_count, check_fraction, subsample, to_numpy
 from vaebench.metrics._neighbours import PointSet, shared_points
 from vaebench.metrics.collapse import active_units, kl_per_dimension
 from vaebench.metrics.coverage import coverage_and_density
 from vaebench.metrics.distances import mse, sliced_wasserstein
+from vaebench.metrics.exact import exact_inference
 from vaebench.metrics.gaussianity import GAUSSIANITY_KEYS, gaussianity
 from vaebench.metrics.likelihood import likelihood_bounds
 from vaebench.metrics.occupancy import corner_region, edge_band, grid_occupancy, region_coverage, support_box
@@ -51,6 +64,10 @@ EDGE_WIDTH = 0.05
 CORNER_WIDTH = 0.1
 IWAE_K = 64
 LIKELIHOOD_N = 1000
+RECON_VAR_FLOOR = 1e-6
+EXACT_KEYS = {"exact_log_px": "log_px", "exact_elbo": "elbo", "exact_posterior_gap": "posterior_gap",
+              "exact_marginal_kl": "marginal_kl", "exact_mi": "mutual_information",
+              "exact_quadrature_error": "quadrature_error", "exact_n": "exact_n"}
 LATENTS = {"mu": "encoder means μ(x)", "z": "samples z ~ q(z|x)"}
 SAMPLE_KEYS = ("coverage", "density", "occupancy", "boundary_coverage", "corner_coverage",
                "sliced_wasserstein")
@@ -58,13 +75,30 @@ SAMPLE_KEYS = ("coverage", "density", "occupancy", "boundary_coverage", "corner_
 
 @dataclass
 class Context:
-    """What the metric groups see: validated float64 arrays, the model (or None), σ² and the seed."""
+    """What the metric groups see: validated float64 arrays, the model (or None), σ², the seed, whether the
+    likelihoods use the fitted σ², and the data set's name (or None)."""
 
     arrays: dict[str, np.ndarray]
     model: Any
     recon_var: float
     seed: int
+    fit_recon_var: bool = False
+    dataset: str | None = None
     cache: dict = field(default_factory=dict)
+
+    def recon_var_fitted(self) -> float:
+        """Per-coordinate MSE of decode(z), floored at RECON_VAR_FLOOR; NaN if ``recon`` is not finite."""
+        x, recon = self.arrays["x"], self.arrays["recon"]
+        mse_z = float(np.mean((x - recon) ** 2))
+        return max(mse_z, RECON_VAR_FLOOR) if np.isfinite(mse_z) else float("nan")
+
+    def likelihood_var(self) -> float:
+        """The σ² of the likelihoods: the fitted one for variants that fit it, else the configured one."""
+        return self.recon_var_fitted() if self.fit_recon_var else self.recon_var
+
+    def likelihood_points(self) -> np.ndarray:
+        """The points of the likelihood groups: LIKELIHOOD_N of x, the same for ELBO, IWAE and exact."""
+        return subsample(self.arrays["x"], LIKELIHOOD_N, self.seed_for(5))
 
     def seed_for(self, stream: int) -> int:
         return derive_seed(self.seed, stream)
@@ -133,12 +167,27 @@ def _collapse(ctx: Context) -> dict[str, float]:
             "kl_dim_min": float(np.min(kl)), "kl_dim_max": float(np.max(kl))}
 
 
+EXACT_GROUP_KEYS = (*EXACT_KEYS, "exact_data_kl")
+
+
 def _likelihood(ctx: Context) -> dict[str, float]:
-    if ctx.model is None:
+    recon_var = ctx.likelihood_var()
+    if ctx.model is None or not np.isfinite(recon_var):
         return {"elbo": float("nan"), "iwae": float("nan")}
-    x = subsample(ctx.arrays["x"], LIKELIHOOD_N, ctx.seed_for(5))
-    bounds = likelihood_bounds(ctx.model, x, k=IWAE_K, recon_var=ctx.recon_var, seed=ctx.seed_for(6))
+    bounds = likelihood_bounds(ctx.model, ctx.likelihood_points(), k=IWAE_K, recon_var=recon_var,
+                               seed=ctx.seed_for(6))
     return {"elbo": bounds.elbo, "iwae": bounds.iwae}
+
+
+def _exact(ctx: Context) -> dict[str, float]:
+    recon_var = ctx.likelihood_var()
+    if ctx.model is None or ctx.arrays["mu"].shape[1] > 2 or not np.isfinite(recon_var):
+        return dict.fromkeys(EXACT_GROUP_KEYS, float("nan"))
+    out = exact_inference(ctx.model, ctx.likelihood_points(), recon_var)
+    values = {key: float(out[name]) for key, name in EXACT_KEYS.items()}
+    entropy = ENTROPY.get(ctx.dataset, float("nan")) if ctx.dataset is not None else float("nan")
+    values["exact_data_kl"] = -entropy - values["exact_log_px"]
+    return values
 
 
 GROUPS: tuple[Group, ...] = (
@@ -154,6 +203,9 @@ GROUPS: tuple[Group, ...] = (
     Group(("mu", "logvar"), ("active_units", "kl_total", "kl_dim_min", "kl_dim_max"), _collapse, 2),
     Group(("x", "mu", "logvar"), ("elbo", "iwae"), _likelihood),
     Group(CLAIM_NEEDS, CLAIM_KEYS, lambda ctx: claim_metrics(ctx.arrays, ctx.model, ctx.points), CLAIM_MIN_N),
+    # added after the frozen outputs (tests/metrics/test_metrics_frozen.py), so their order is kept
+    Group(("x", "recon"), ("recon_var_fitted",), lambda ctx: {"recon_var_fitted": ctx.recon_var_fitted()}),
+    Group(("x", "mu", "logvar"), EXACT_GROUP_KEYS, _exact),
 )
 REQUIRED = ("x", "quadrant", "mu", "logvar", "z", "recon", "recon_mean", "generated")
 
@@ -192,8 +244,8 @@ def _read_arrays(arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[st
     return out, finite
 
 
-def evaluate(arrays: dict[str, Any], *, model: Any = None, recon_var: float = RECON_VAR,
-             seed: int = 0) -> dict[str, float]:
+def evaluate(arrays: dict[str, Any], *, model: Any = None, recon_var: float = RECON_VAR, seed: int = 0,
+             fit_recon_var: bool = False, dataset: str | None = None) -> dict[str, float]:
     """Every metric of the suite (see the module docstring) for one run, as a flat dict of floats.
 
     ``arrays``: the dict of :func:`vaebench.evaluation.eval_arrays` (NumPy arrays or tensors). Groups
@@ -201,11 +253,13 @@ def evaluate(arrays: dict[str, Any], *, model: Any = None, recon_var: float = RE
     ``model``: the trained model (``encode``/``decode``) for ``elbo``/``iwae``, or None (then NaN).
     ``recon_var``: the decoder's σ² (the run's ``recon_var``). ``seed``: every random choice inside the
     suite (subsamples, importance samples) derives from it, so equal inputs give equal numbers.
+    ``fit_recon_var``: the likelihoods (ELBO, IWAE, exact) use ``recon_var_fitted`` instead of
+    ``recon_var`` (σ-VAE). ``dataset``: the data set's name, for ``exact_data_kl`` (None: NaN).
     """
     recon_var = check_fraction("recon_var", recon_var, high=np.inf)
     seed = check_count("seed", seed, 0)
     values, finite = _read_arrays(arrays)
-    ctx = Context(values, model, recon_var, seed)
+    ctx = Context(values, model, recon_var, seed, bool(fit_recon_var), dataset)
     out: dict[str, float] = {}
     n = len(values["x"])
     for group in GROUPS:
