@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.document import FigureEntry, Report, png_bytes, table_from_frame
+from analysis.exact_figures import fig_exact_likelihood, fig_exact_marginal_kl, fig_exact_rate
 from analysis.figures import (
     Inputs,
     Skip,
@@ -120,6 +121,9 @@ FIGURES: list[tuple[str, Callable[[Inputs], FigureEntry]]] = [
     ("The other cells", fig_overview),
     ("Fig. 3 (heatmaps)", fig_heatmaps),
     ("Fig. 4 (rate–distortion)", fig_rate_distortion),
+    ("exact: rate and information", fig_exact_rate),
+    ("exact: distance from the prior", fig_exact_marginal_kl),
+    ("exact: log p(x) and its bounds", fig_exact_likelihood),
     ("Fig. 5 (generation)", fig_generation),
     ("Fig. 6 (training curves)", fig_curves),
     ("Fig. 7 (throughput)", fig_throughput),
