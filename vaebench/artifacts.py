@@ -1,5 +1,6 @@
-"""A stored run's artifacts (``DIR/runs/<run_id>/``): writing them, checking them cheaply, loading them.
-See :mod:`vaebench.store` for the layout."""
+"""A stored run's artifacts (``DIR/runs/<run_id>/``): writing them, checking them cheaply, loading them;
+and the study's copies of its files of points (``DIR/data/<id>.npy``). See :mod:`vaebench.store` for the
+layout."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from torch import nn
 
 from vaebench import integrity
 from vaebench.config import RunConfig
+from vaebench.data import POINTS_PREFIX, points_id
+from vaebench.data import read_points as read_points_file
 from vaebench.files import StudyError, atomic_write
 
 
@@ -117,3 +120,23 @@ def load_model(out_dir: str | Path, rid: str) -> nn.Module:
     state = torch.load(_run_file(out_dir, rid, "weights.pt"), weights_only=True, map_location="cpu")
     model.load_state_dict(state)
     return model.eval()
+
+
+def write_points(out_dir: str | Path, points: dict[str, np.ndarray]) -> None:
+    """Keep a copy of each file of points the study trains on, under its content id (written once)."""
+    for pid, arr in points.items():
+        path = Path(out_dir) / "data" / f"{pid.removeprefix(POINTS_PREFIX)}.npy"
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
+            atomic_write(path, buf.getvalue())
+
+
+def read_points(out_dir: str | Path, dataset: str) -> np.ndarray:
+    """The study's copy of the points of content id ``dataset``, checked against its id."""
+    path = Path(out_dir) / "data" / f"{dataset.removeprefix(POINTS_PREFIX)}.npy"
+    arr = read_points_file(path)
+    if points_id(arr) != dataset:
+        raise StudyError(f"{path}: its points do not match their content id {dataset!r} (edited or damaged)")
+    return arr

@@ -48,11 +48,11 @@ from vaebench.artifacts import (  # noqa: F401  (the store's interface: a run's 
     load_config,
     load_history,
     load_model,
+    read_points,
+    write_points,
     write_run,
 )
 from vaebench.config import RunConfig, config_fields
-from vaebench.data import POINTS_PREFIX, points_id
-from vaebench.data import read_points as read_points_file
 from vaebench.files import TMP_PREFIX, StudyError, StudyLock, atomic_write, clean_temp, prepare_dir  # noqa: F401
 
 BASE_COLUMNS = ["run_id", "status", "diverged_step", "reason"]
@@ -68,26 +68,6 @@ def write_study(out_dir: str | Path, meta: dict[str, Any], source: str | None) -
     if source is not None:
         atomic_write(out / "grid.toml", source.encode())
     atomic_write(out / "study.json", json.dumps(meta, indent=1).encode())
-
-
-def write_points(out_dir: str | Path, points: dict[str, np.ndarray]) -> None:
-    """Keep a copy of each file of points the study trains on, under its content id (written once)."""
-    for pid, arr in points.items():
-        path = Path(out_dir) / "data" / f"{pid.removeprefix(POINTS_PREFIX)}.npy"
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            buf = io.BytesIO()
-            np.save(buf, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
-            atomic_write(path, buf.getvalue())
-
-
-def read_points(out_dir: str | Path, dataset: str) -> np.ndarray:
-    """The study's copy of the points of content id ``dataset``, checked against its id."""
-    path = Path(out_dir) / "data" / f"{dataset.removeprefix(POINTS_PREFIX)}.npy"
-    arr = read_points_file(path)
-    if points_id(arr) != dataset:
-        raise StudyError(f"{path}: its points do not match their content id {dataset!r} (edited or damaged)")
-    return arr
 
 
 def read_study(out_dir: str | Path) -> dict[str, Any] | None:

@@ -11,15 +11,26 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
-    from vaebench.config import RunConfig
     from vaebench.model import Layout
     from vaebench.objective import Coefficients, Term
+
+
+class RunConfig(Protocol):
+    """What a variant reads of a run's config: :class:`vaebench.config.RunConfig` has these fields. A
+    Protocol, not an import: the config validates a run by asking its variant, so the variants must not
+    import the config back."""
+
+    dataset: str
+    variant: str
+    latent_dim: int
+    hidden: tuple[int, ...]
+    batch_size: int
 
 
 DATA_DIM = 2  # D: the coordinates of a data point x, the encoder's inputs and the decoder's outputs
