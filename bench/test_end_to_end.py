@@ -6,11 +6,11 @@ target is under 2 minutes), and the report of the 118-run study of commit f2fba0
 ``--benchmark-disable`` the studies run the smoke grid and the reports their ``--quick`` grid instead.
 Each skips if its entry point is not there.
 
-``test_study_cli_vs_engine``: ``python -m vaebench run grids/seed-figures.toml`` in model-steps/s over
-its wall time (training, evaluation and storing included, process start too), against the engine's vae
+``test_study_cli_vs_engine``: ``python -m vaebench run bench/grids/seed-figures-264.toml`` in model-steps/s
+over its wall time (training, evaluation and storing included, process start too), against the engine's vae
 rate at M = 128 (d = 2, B = 128, 1 024 steps, in this process) measured just before in the same run:
-``ratio_vs_engine_vae_m128`` (issue 13's target: ≥ 0.5). The study's own ``timings.json`` is kept in
-``extra_info`` (its wall time excludes the process start)."""
+``ratio_vs_engine_vae_m128`` (issue 13's target: ≥ 0.5; issue 21's with the exact block: ≥ 0.45). The
+study's own ``timings.json`` is kept in ``extra_info`` (its wall time excludes the process start)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ import pytest
 from bench.common import machine_info, measure
 
 ROOT = Path(__file__).resolve().parents[1]
+# the study's rate is compared on last round's 264-run default study, frozen before the exact-inference
+# block joined the suite (issue 21's ≥ 0.45× target; today's default study has 30 000-step runs)
+STUDY_264 = "bench/grids/seed-figures-264.toml"
 
 
 def _run(args: list[str]) -> None:
@@ -68,13 +71,13 @@ def _model_steps(grid: str) -> int:
 
 
 def test_study_cli_vs_engine(benchmark, quick, tmp_path):
-    _require("vaebench.cli", "grids/seed-figures.toml", "grids/smoke.toml")
+    _require("vaebench.cli", STUDY_264, "grids/smoke.toml")
     import json
     import time
 
     import vaebench
 
-    grid = "grids/smoke.toml" if quick else "grids/seed-figures.toml"
+    grid = "grids/smoke.toml" if quick else STUDY_264
     m, steps = (4, 8) if quick else (128, 1024)
     cfgs = [vaebench.RunConfig(beta=0.01, seed=s, steps=steps, batch_size=128) for s in range(m)]
     vaebench.train(cfgs[:2])  # warm-up: imports, the kernel's build
