@@ -13,7 +13,9 @@ import pytest
 import vaebench.store
 from vaebench import Grid, RunConfig, load_results, run_study
 from vaebench.data import sample
-from vaebench.executors import LocalExecutor
+from vaebench.execution import LocalExecutor
+from vaebench.execution.plan import local_layout
+from vaebench.execution.tasks import Unit
 from vaebench.grid import run_id
 from vaebench.seeding import stream_seed
 from vaebench.store import TIMING_COLUMNS, config_from_row, load_artifacts
@@ -21,8 +23,9 @@ from vaebench.store import TIMING_COLUMNS, config_from_row, load_artifacts
 SMALL = {"n_train": 100, "batch_size": 16, "hidden": [8]}
 
 
-def _jobs(groups: list[list[RunConfig]], n_eval: int = 32) -> list:
-    return [(k, [c.to_dict() for c in cfgs], [run_id(c) for c in cfgs], n_eval)
+def _units(groups: list[list[RunConfig]], n_eval: int = 32) -> list[Unit]:
+    """One unit (one engine call) per group, each of one shard: (shard index, config dicts, run ids)."""
+    return [Unit([(k, [c.to_dict() for c in cfgs], [run_id(c) for c in cfgs])], n_eval)
             for k, cfgs in enumerate(groups)]
 
 
@@ -46,8 +49,8 @@ def test_an_interrupt_inside_a_long_wave_stops_its_training_there_and_evaluates_
         with lock:
             trained[0] += n
 
-    ex = LocalExecutor(threads=1, shard_size=1)  # waves of one shard each
-    stream = ex.map(_jobs([short, long]), progress)
+    ex = LocalExecutor(layout=local_layout(1, None))
+    stream = ex.map(_units([short, long]), progress)  # two waves: the short run, then the long ones
     index, records = next(stream)
     assert index == 0 and [r.run_id for r in records] == [run_id(short[0])]
     _wait_until(lambda: trained[0] > 20)  # wave 2 is training: the interrupt falls inside it
@@ -94,9 +97,9 @@ def test_a_shard_evaluated_in_several_tasks_comes_back_in_run_order_each_record_
     records come back in the shard's run order, each with its own run's config and evaluation set."""
     cfgs = [RunConfig(**SMALL, steps=30, seed=s) for s in (7, 3, 11, 0, 19, 5, 2, 13, 8, 1, 17, 4, 9, 6, 15,
                                                                   10, 12, 14, 16, 18)]
-    ex = LocalExecutor(threads=2, shard_size=20)
+    ex = LocalExecutor(layout=local_layout(2, None))
     try:
-        ((index, records),) = list(ex.map(_jobs([cfgs], n_eval=40), lambda n: None))
+        ((index, records),) = list(ex.map(_units([cfgs], n_eval=40), lambda n: None))
     finally:
         ex.close()
     assert index == 0 and [r.run_id for r in records] == [run_id(c) for c in cfgs]

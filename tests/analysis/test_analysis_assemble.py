@@ -73,8 +73,12 @@ def test_diverged_runs_listed_never_loaded_or_plotted(built):
 def test_figures_drawn_and_skipped_with_reasons(built):
     _, _, rep = built
     assert [f.key for f in rep.figures] == ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6"]
-    assert [name for name, _ in rep.skipped] == ["The other cells", "Fig. 7 (throughput)"]
-    assert "draw every fixed-β cell" in rep.skipped[0][1] and "benchmark" in rep.skipped[1][1]
+    assert [name for name, _ in rep.skipped] == [
+        "The other cells", "exact: rate and information", "exact: distance from the prior",
+        "exact: log p(x) and its bounds", "Fig. 7 (throughput)"]
+    reasons = [why for _, why in rep.skipped]
+    assert "draw every fixed-β cell" in reasons[0] and "benchmark" in reasons[4]
+    assert all("no run with exact-inference numbers" in why for why in reasons[1:4])  # not stored here
     assert all(f.png[:4] == b"\x89PNG" for f in rep.figures)
 
 

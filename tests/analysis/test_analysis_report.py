@@ -68,7 +68,9 @@ def test_quick_report_tables_structure(quick):
     assert len(rows) == 16  # 32 runs = 16 configurations × 2 seeds
     assert all(r.split("|")[6].strip() == "2" for r in rows)
     html = (out / "report.html").read_text()
-    assert html.count('<table class="sortable') >= 8 and html.count("data:image/png;base64,") == 7
+    assert html.count('<table class="sortable') >= 8 and html.count("data:image/png;base64,") == 10
+    for key in ("fig_exact_rate", "fig_exact_marginal_kl", "fig_exact_likelihood"):  # exact inference
+        assert f'id="{key}"' in html
     # self-contained: no link to fetch (the figures' base64 may spell "http" by chance: left out)
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
     text = re.sub(r'"q":"[A-Za-z0-9+/=]*"', "", text)  # and the explorer's packed arrays
