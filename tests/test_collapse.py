@@ -124,6 +124,11 @@ def test_cli_writes_runs_summary_and_a_study_per_round_and_resumes(tmp_path, cap
         assert list(stored["run_id"]) == list(rows["run_id"])
         assert list(stored["active_units"]) == list(rows["active"])
         assert list(stored["kl_total"]) == list(rows["kl_total"])
+        # from the stored arrays: the KL per dimension adds up to the stored total; the error of decode(z)
+        # is twice the stored per-coordinate one (recon_var_fitted, the suite's own computation)
+        assert rows["kl_dim_0"].to_numpy() == pytest.approx(stored["kl_total"].to_numpy(), rel=1e-5)
+        assert rows["error"].to_numpy() == pytest.approx(2 * stored["recon_var_fitted"].to_numpy(), rel=1e-6)
+        assert (rows["error_se"] > 0).all() and (rows["error_se"] < 0.1 * rows["error"]).all()
     # the same search again trains nothing and writes the same tables
     before = [(out / n).read_bytes() for n in ("runs.csv", "summary.csv")]
     trained.clear()

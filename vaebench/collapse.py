@@ -186,8 +186,12 @@ def search(spec: CollapseSearch, out: str | Path, *,
         ladders = {key: [b for b in betas if (*key, b) not in done] for key, betas in ladders.items()}
         if not any(ladders.values()):
             break
-        where = out / f"round-{rnd}"
-        rows = measure(run_study(round_grid(spec, ladders, rnd), where, **study), where).assign(round=rnd)
+        grid, where = round_grid(spec, ladders, rnd), out / f"round-{rnd}"
+        results = run_study(grid, where, **study)
+        if len(results) != grid.size:  # the brackets would be decided on part of the round
+            raise RuntimeError(f"{where}: {len(results)} of the round's {grid.size} runs stored after its "
+                               f"study")
+        rows = measure(results, where).assign(round=rnd)
         runs = pd.concat([runs, rows], ignore_index=True)
         if on_round is not None:
             on_round(rnd, runs)
