@@ -79,7 +79,8 @@ def test_bad_searches_are_refused_naming_the_field(changes, field):
 
 
 @pytest.mark.parametrize("argv", [["--betas"], ["--betas", "0.1", "-0.5"], ["--betas", "0"], ["--seeds", "1"],
-                                  ["--l2", "-1"], ["--steps", "0"]])
+                                  ["--l2", "-1"], ["--steps", "0"], ["--workers", "0"],
+                                  ["--scheduler", "tcp://127.0.0.1:8786"], ["--executor", "spark"]])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv):
     assert main(["collapse", "--out", str(tmp_path / "c"), *argv]) == 2
     err = capsys.readouterr().err

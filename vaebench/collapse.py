@@ -254,6 +254,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="LocalCluster worker processes (dask; default: the usable cores)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="local: training workers and evaluation threads; dask: torch threads per worker")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines of each round's study")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -272,7 +273,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"round {rnd}: {len(runs)} runs", flush=True)
 
     study = {"executor": args.executor, "scheduler": args.scheduler, "workers": args.workers,
-             "threads": args.threads}
+             "threads": args.threads, "progress": not args.quiet}
     summary = summarise(transitions(search(spec, out, on_round=save, **study)))
     _write_csv(summary, out / "summary.csv")
     for r in summary.itertuples():
