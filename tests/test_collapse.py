@@ -119,7 +119,7 @@ def test_cli_writes_runs_summary_and_a_study_per_round_and_resumes(tmp_path, cap
     assert (runs.groupby("beta")["seed"].nunique() == 2).all()  # every β for every seed
     assert list(summary["level"]) == [1]
     assert "d = 1, λ = 0" in capsys.readouterr().out
-    assert sum(trained) == len(runs)
+    assert sum(trained) == len(runs) and runs["run_id"].is_unique
     for rnd, rows in runs.groupby("round"):  # each round is a study holding exactly its runs
         stored = store.load_results(out / f"round-{rnd}")
         assert list(stored["run_id"]) == list(rows["run_id"])
@@ -202,6 +202,7 @@ def test_every_seeds_bracket_narrows_every_round_when_seeds_have_different_brack
     rounds = 4
     runs = _simulated_search(monkeypatch, critical, ladder=(0.01, 0.1, 1.0), rounds=rounds, points=2)
     assert sorted(runs["round"].unique()) == list(range(rounds + 1))  # no round found nothing to try
+    assert not runs.duplicated(["beta", "seed"]).any()  # a β tried once is not tried again
     ratios = []
     for rnd in range(rounds + 1):
         t = transitions(runs[runs["round"] <= rnd]).set_index("seed")
