@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -155,14 +156,21 @@ def test_an_interrupted_search_resumes_losing_only_the_runs_in_flight(tmp_path, 
 
 
 @pytest.mark.slow
-def test_a_search_on_dask_gives_the_local_search_tables(tmp_path):
-    spec = CollapseSearch(latent_dims=(2, 1), lambdas=(0.0,), ladder=(0.05, 0.5), seeds=(0, 1), rounds=1,
-                          points=1, n_eval=200, run={"steps": 60, "hidden": [], "n_train": 300})
-    local = search(spec, tmp_path / "local")
-    on_dask = search(spec, tmp_path / "dask", executor="dask", workers=2, shard_size=1)
-    assert len(local) == len(on_dask) > len(local[local["round"] == 0])
-    pd.testing.assert_frame_equal(on_dask, local)
-    pd.testing.assert_frame_equal(summarise(transitions(on_dask)), summarise(transitions(local)))
+def test_a_search_on_dask_writes_the_local_search_tables(tmp_path):
+    search_args = ["--latent-dims", "2", "1", "--l2", "0", "--betas", "0.05", "0.5", "--seeds", "2",
+                   "--rounds", "1", "--points", "1", "--steps", "60", "--hidden", "--n-eval", "200",
+                   "--quiet"]
+    assert main(["collapse", "--out", str(tmp_path / "local"), *search_args]) == 0
+    assert main(["collapse", "--out", str(tmp_path / "dask"), *search_args, "--executor", "dask",
+                 "--workers", "2"]) == 0
+    runs = pd.read_csv(tmp_path / "local" / "runs.csv")
+    assert set(runs["round"]) == {0, 1} and len(runs) > 2 * 2 * 2
+    for rnd in (0, 1):  # each round trained on its executor
+        for executor in ("local", "dask"):
+            timings = json.loads((tmp_path / executor / f"round-{rnd}" / "timings.json").read_text())
+            assert timings["executor"] == executor and timings["runs"] == (runs["round"] == rnd).sum()
+    for name in ("runs.csv", "summary.csv"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
 def test_linear_vae_collapses_at_the_closed_form_beta_all_directions_at_once(tmp_path):

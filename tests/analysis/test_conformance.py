@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -203,3 +204,6 @@ def test_the_trained_tables_are_the_same_on_dask(tmp_path):
     for name in ("linear_vae", "linear_transitions", "phase", "rate_distortion"):
         assert len(local[name]) > 0
         pd.testing.assert_frame_equal(on_dask[name], local[name], obj=name)
+    timings = sorted((tmp_path / "dask").rglob("timings.json"))
+    assert len(timings) == 5  # the linear VAE's study and two rounds of each search, all on Dask
+    assert all(json.loads(t.read_text())["executor"] == "dask" for t in timings)
