@@ -1,8 +1,11 @@
 """``python -m analysis.conformance``: vaebench checked against closed forms, and the phase diagram of
 posterior collapse, as a second report (``reports/conformance/``; the default report stays fast).
 
-It trains what it needs itself (:mod:`vaebench.collapse`: the linear VAE at several β, the adaptive
-collapse search for a linear and a ReLU VAE), then writes ``report.md``, a self-contained
+It trains what it needs itself (the linear VAE at several β, and the adaptive collapse search of
+:mod:`vaebench.collapse` for a linear and a ReLU VAE), as studies run by :func:`vaebench.run_study`
+under ``OUT/studies/`` (``linear-vae``, ``collapse-linear/round-<k>``, ``collapse-relu/round-<k>``):
+run again, it trains only what is not stored yet, and ``--executor dask`` (``--scheduler``,
+``--workers``) trains on Dask with the same numbers. Then it writes ``report.md``, a self-contained
 ``report.html``, the two figures and every table as CSV. ``--study DIR`` (repeatable) adds the runs of
 studies already run (e.g. ``reports/seed-figures/study``) to the rate–distortion check; ``--quick``
 shrinks everything to seconds (for tests). User errors: one line ``error: ...``, exit status 2.
@@ -32,6 +35,8 @@ from analysis.conformance_render import rd_curves, write
 from analysis.conformance_table import conformance_table
 from vaebench import closed_forms
 from vaebench.collapse import CollapseSearch, measure, search, summarise, transitions
+from vaebench.grid import Grid
+from vaebench.runner import EXECUTORS, run_study
 from vaebench.shell import guarded
 
 __all__ = ["FULL", "QUICK", "compute", "conformance_table", "main", "rd_curves", "study_points", "write"]
@@ -117,23 +122,27 @@ def study_points(study_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["distortion", "distortion_se", "rate", "group", "variant"])
 
 
-def compute(settings: dict, studies: list[Path]) -> dict[str, pd.DataFrame]:
-    """Train and measure everything the report shows; returns its tidy tables by name."""
+def linear_grid(settings: dict) -> Grid:
+    """The linear VAE's runs: d = 2, 1 × the settings' β × seeds, λ = 0, the rest :data:`LINEAR_RUN`."""
+    return Grid(
+        study={**LINEAR_RUN, "l2": 0.0, "name": "conformance-linear-vae", "n_eval": settings["n_eval"]},
+        axes={"latent_dim": [2, 1], "beta": list(settings["linear_betas"]), "seed": list(settings["seeds"])},
+    )
+
+
+def compute(settings: dict, studies: list[Path], store_dir: str | Path, **study) -> dict[str, pd.DataFrame]:
+    """Train and measure everything the report shows; returns its tidy tables by name. Every run is
+    trained by :func:`vaebench.run_study` into a study under ``store_dir`` (runs stored there already are
+    not trained again); ``study``: its executor, scheduler, workers, threads."""
     out: dict[str, pd.DataFrame] = {}
     t0 = time.monotonic()
-    from vaebench.engine import train
-
-    cfgs = [
-        CollapseSearch(run=LINEAR_RUN).config(d, 0.0, b, s)
-        for d in (2, 1)
-        for b in settings["linear_betas"]
-        for s in settings["seeds"]
-    ]
-    linear_runs = measure(train(cfgs), settings["n_eval"])
+    store_dir = Path(store_dir)
+    where = store_dir / "linear-vae"
+    linear_runs = measure(run_study(linear_grid(settings), where, progress=False, **study), where)
     out["linear_vae"] = linear_vae_check(linear_runs)
-    _log(f"linear VAE trained ({len(cfgs)} runs, {time.monotonic() - t0:.0f} s)")
-    linear_search = search(settings["linear"])
-    relu_search = search(settings["relu"])
+    _log(f"linear VAE trained ({len(linear_runs)} runs, {time.monotonic() - t0:.0f} s)")
+    linear_search = search(settings["linear"], store_dir / "collapse-linear", **study)
+    relu_search = search(settings["relu"], store_dir / "collapse-relu", **study)
     out["linear_transitions"] = summarise(transitions(linear_search))
     out["phase"] = summarise(transitions(relu_search))
     _log(
@@ -174,6 +183,12 @@ def parser() -> argparse.ArgumentParser:
         help="a study directory whose runs join the rate–distortion check (repeatable)",
     )
     p.add_argument("--quick", action="store_true", help="small settings, seconds (for tests)")
+    p.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
+                   help="where the runs train: in this process (local, default) or on a dask cluster")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="LocalCluster worker processes (dask; default: the usable cores)")
     return p
 
 
@@ -191,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             if not (s / "results").is_dir():
                 raise ValueError(f"--study = {str(s)!r}: not a vaebench study directory (no results/ inside)")
         start = time.monotonic()
-        tables = compute(QUICK if args.quick else FULL, studies)
+        tables = compute(QUICK if args.quick else FULL, studies, Path(args.out) / "studies",
+                         executor=args.executor, scheduler=args.scheduler, workers=args.workers)
         meta = [
             ("settings", "quick" if args.quick else "full"),
             ("studies added", ", ".join(map(str, studies)) or "none"),
@@ -201,7 +217,11 @@ def main(argv: list[str] | None = None) -> int:
         write(Path(args.out), tables, meta)
         _log(f"written to {args.out}/")
 
-    return guarded(body, "python -m analysis.conformance", interrupted=lambda: "interrupted: nothing written",
+    def interrupted() -> str:
+        return (f"interrupted: no report written; the runs stored in {Path(args.out) / 'studies'} are kept "
+                f"(run again to resume)")
+
+    return guarded(body, "python -m analysis.conformance", interrupted=interrupted,
                    log_dir=lambda: args.out if Path(args.out).is_dir() else None)
 
 

@@ -1,9 +1,9 @@
 """The phase diagram of posterior collapse: the critical β at which a latent direction collapses, per λ.
 
-For each latent size d and weight decay λ, a β ladder of every seed is trained as one batch
-(:func:`vaebench.train`); each run's active directions are counted on its held-out evaluation set with
-:func:`vaebench.metrics.active_units` (Var_x μ_u(x) > 0.01; Burda et al. 2016), beside the KL per
-dimension (:func:`vaebench.metrics.kl_per_dimension`). For each seed and level k = d, …, 1 the transition
+For each latent size d and weight decay λ, a β ladder of every seed is trained; each run's active
+directions are counted on its held-out evaluation set with :func:`vaebench.metrics.active_units`
+(Var_x μ_u(x) > 0.01; Burda et al. 2016), beside the KL per dimension
+(:func:`vaebench.metrics.kl_per_dimension`). For each seed and level k = d, …, 1 the transition
 "fewer than k active directions" is bracketed by the largest β tried that kept k and the next β above;
 then new β values are trained inside the brackets (``rounds`` times, ``points`` each time), all seeds
 again, so every bracket narrows. A seed's critical β is the geometric mid-point of its
@@ -12,6 +12,12 @@ transition lies inside the ladder), widened by half the widest final bracket. Th
 form (:mod:`vaebench.closed_forms`) is ξ²/σ² for every direction, so a linear model has one transition
 where all directions collapse at once.
 
+Each round is a study (:func:`round_grid`, a sub-grid of β × seeds per (d, λ)) run by
+:func:`vaebench.run_study` into ``OUT/round-<k>``; what the search decides reads only the stored results
+and evaluation arrays (:func:`measure`). So a search resumes: the same search into the same ``OUT`` trains
+only what is not stored yet (an interrupted one loses at most the shards in flight), and it runs on any
+executor (``executor="dask"``, ``scheduler=...``) with the same numbers.
+
 ``python -m vaebench collapse --out DIR`` runs it (:func:`add_parser`); bad input is a ValueError naming
 the option, which the CLI prints as one line with exit status 2.
 """
@@ -19,17 +25,22 @@ the option, which the CLI prints as one line with exit status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from vaebench import store
 from vaebench.config import RunConfig, check_float, check_int
 from vaebench.files import atomic_write
-from vaebench.metrics import active_units, kl_per_dimension
+from vaebench.grid import Grid
+from vaebench.metrics import kl_per_dimension
+from vaebench.runner import EXECUTORS, run_study
 from vaebench.statistics import t_half_width
 
 MIN_SEEDS = 2  # an interval over seeds needs at least two
@@ -78,26 +89,34 @@ class CollapseSearch:
         return RunConfig(**{**self.run, "latent_dim": latent_dim, "l2": l2, "beta": beta, "seed": seed})
 
 
-def measure(results: list, n_eval: int) -> pd.DataFrame:
-    """One row per trained run: latent_dim, l2, beta, seed, status, ``active`` directions, ``kl_total``,
-    ``kl_dim_<u>`` (nats), ``error`` (mean total squared error of decode(z), z ~ q(z|x)) and its standard
-    error ``error_se``, on ``n_eval``
-    held-out points of the run's own evaluation stream (:func:`vaebench.evaluation.eval_arrays`)."""
-    from vaebench.evaluation import eval_arrays
+def round_grid(spec: CollapseSearch, ladders: dict[tuple[int, float], list[float]], rnd: int) -> Grid:
+    """Round ``rnd``'s study: per (latent_dim, λ) a sub-grid of its β × every seed, crossed with the
+    shared settings ``spec.run`` (its runs in that order: β, then seed)."""
+    subgrids = {f"d{d}_l2_{l2!r}": {"latent_dim": [d], "l2": [l2], "beta": list(betas),
+                                    "seed": list(spec.seeds)} for (d, l2), betas in ladders.items() if betas}
+    return Grid(study={**spec.run, "name": f"collapse-round-{rnd}", "n_eval": spec.n_eval}, subgrids=subgrids)
 
+
+def measure(results: pd.DataFrame, study_dir: str | Path) -> pd.DataFrame:
+    """One row per run of a stored study's results table (:func:`vaebench.store.load_results`): run_id,
+    latent_dim, l2, beta, seed, status, hidden, recon_var, engine, ``active`` directions
+    (``active_units``) and ``kl_total`` (nats) as stored, and from its stored evaluation arrays
+    (:func:`vaebench.store.load_artifacts`) ``kl_dim_<u>`` (nats, :func:`kl_per_dimension` of μ and
+    log σ²), ``error`` (mean total squared error of decode(z), z ~ q(z|x)) and its standard error
+    ``error_se``. Nothing is evaluated again: the numbers are the study's, whichever executor stored them."""
     rows = []
-    for r in results:
-        c = r.config
-        row = {"latent_dim": c.latent_dim, "l2": c.l2, "beta": c.beta, "seed": c.seed, "status": r.status,
-               "hidden": "[" + ", ".join(map(str, c.hidden)) + "]", "recon_var": c.recon_var,
-               "engine": r.engine, "active": math.nan, "kl_total": math.nan, "error": math.nan,
-               "error_se": math.nan}
-        if r.status == "ok":
-            a = eval_arrays(r, n_eval)
+    for r in results.to_dict("records"):
+        row = {"run_id": r["run_id"], "latent_dim": int(r["latent_dim"]), "l2": float(r["l2"]),
+               "beta": float(r["beta"]), "seed": int(r["seed"]), "status": r["status"],
+               "hidden": "[" + ", ".join(map(str, json.loads(r["hidden"]))) + "]",
+               "recon_var": float(r["recon_var"]), "engine": r["engine"], "active": math.nan,
+               "kl_total": math.nan, "error": math.nan, "error_se": math.nan}
+        if r["status"] == "ok":
+            a = store.load_artifacts(study_dir, r["run_id"])
             kl = kl_per_dimension(a["mu"], a["logvar"])
             err = np.sum((a["x"].astype(np.float64) - a["recon"]) ** 2, axis=1)
-            row.update(active=float(active_units(a["mu"])), kl_total=float(kl.sum()), error=float(err.mean()),
-                       error_se=float(err.std(ddof=1) / math.sqrt(len(err))),
+            row.update(active=float(r["active_units"]), kl_total=float(r["kl_total"]),
+                       error=float(err.mean()), error_se=float(err.std(ddof=1) / math.sqrt(len(err))),
                        **{f"kl_dim_{u}": float(v) for u, v in enumerate(kl)})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -151,22 +170,28 @@ def refinement(trans: pd.DataFrame, points: int) -> dict[tuple[int, float], list
     return {key: sorted(v) for key, v in new.items()}
 
 
-def search(spec: CollapseSearch, *,
-           on_round: Callable[[int, pd.DataFrame], None] | None = None) -> pd.DataFrame:
-    """Run the adaptive search; returns every run's row (:func:`measure`) with its ``round``. Each round
-    trains all its (latent_dim, λ, β, seed) runs in one :func:`vaebench.train` call; ``on_round`` is
-    called with the round and the rows so far after each (to save them)."""
-    from vaebench.engine import train
-
+def search(spec: CollapseSearch, out: str | Path, *,
+           on_round: Callable[[int, pd.DataFrame], None] | None = None, **study: Any) -> pd.DataFrame:
+    """Run the adaptive search into ``out``; returns every run's row (:func:`measure`) with its ``round``.
+    Round k's runs (:func:`round_grid`) are one study, ``out/round-<k>``, run by
+    :func:`vaebench.run_study` with the keyword arguments ``study`` (executor, scheduler, workers,
+    threads, device, shard_size, progress; progress off unless given): runs stored there already are
+    not trained again. ``on_round`` is called with the round and the rows so far after each."""
+    study = {"progress": False, **study}
+    out = Path(out)
     ladders = {(d, l2): list(spec.ladder) for d in spec.latent_dims for l2 in spec.lambdas}
     runs = pd.DataFrame()
     for rnd in range(spec.rounds + 1):
         done = set() if runs.empty else set(zip(runs["latent_dim"], runs["l2"], runs["beta"], strict=True))
-        cfgs = [spec.config(d, l2, b, s) for (d, l2), betas in ladders.items() for b in betas
-                if (d, l2, b) not in done for s in spec.seeds]
-        if not cfgs:
+        ladders = {key: [b for b in betas if (*key, b) not in done] for key, betas in ladders.items()}
+        if not any(ladders.values()):
             break
-        rows = measure(train(cfgs), spec.n_eval).assign(round=rnd)
+        grid, where = round_grid(spec, ladders, rnd), out / f"round-{rnd}"
+        results = run_study(grid, where, **study)
+        if len(results) != grid.size:  # the brackets would be decided on part of the round
+            raise RuntimeError(f"{where}: {len(results)} of the round's {grid.size} runs stored after its "
+                               f"study")
+        rows = measure(results, where).assign(round=rnd)
         runs = pd.concat([runs, rows], ignore_index=True)
         if on_round is not None:
             on_round(rnd, runs)
@@ -206,7 +231,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("collapse", help="phase diagram of posterior collapse: the critical β per λ",
                        description=__doc__.split("\n\n")[1])
     d = CollapseSearch()
-    p.add_argument("--out", required=True, metavar="DIR", help="where runs.csv and summary.csv go")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="where runs.csv, summary.csv and each round's study (round-<k>/) go; the same "
+                        "search into the same DIR trains only what is not stored yet")
     p.add_argument("--latent-dims", type=int, nargs="*", default=list(d.latent_dims), metavar="D")
     p.add_argument("--l2", type=float, nargs="*", default=list(d.lambdas), metavar="LAMBDA")
     p.add_argument("--betas", type=float, nargs="*", default=list(d.ladder), metavar="BETA",
@@ -219,11 +246,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, nargs="*", default=[30, 30], metavar="W",
                    help="hidden widths (none: a linear VAE)")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
+                   help="where each round trains: in this process (local, default) or on a dask cluster")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="LocalCluster worker processes (dask; default: the usable cores)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="local: training workers and evaluation threads; dask: torch threads per worker")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines of each round's study")
 
 
 def main(args: argparse.Namespace) -> int:
-    """The ``collapse`` subcommand: validate, search, write DIR/runs.csv and DIR/summary.csv, print the
-    summary."""
+    """The ``collapse`` subcommand: validate, search (each round a study in DIR/round-<k>), write
+    DIR/runs.csv and DIR/summary.csv, print the summary."""
     spec = CollapseSearch(latent_dims=args.latent_dims, lambdas=args.l2, ladder=args.betas,
                           seeds=range(max(args.seeds, 0)),
                           rounds=args.rounds, points=args.points, n_eval=args.n_eval,
@@ -236,7 +272,9 @@ def main(args: argparse.Namespace) -> int:
         _write_csv(runs, out / "runs.csv")
         print(f"round {rnd}: {len(runs)} runs", flush=True)
 
-    summary = summarise(transitions(search(spec, on_round=save)))
+    study = {"executor": args.executor, "scheduler": args.scheduler, "workers": args.workers,
+             "threads": args.threads, "progress": not args.quiet}
+    summary = summarise(transitions(search(spec, out, on_round=save, **study)))
     _write_csv(summary, out / "summary.csv")
     for r in summary.itertuples():
         where = (f"{r.beta_c:.4g} [{r.beta_c_lo:.4g}, {r.beta_c_hi:.4g}]" if r.n else "outside the ladder")

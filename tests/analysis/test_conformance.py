@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ from analysis.conformance_checks import (
     rate_distortion_check,
 )
 from analysis.conformance_figures import phase_diagram_figure, rd_conformance_figure
+from vaebench import store
 from vaebench.closed_forms import blahut_arimoto_uniform, linear_vae_optimum
 
 
@@ -102,9 +104,25 @@ def test_figures_take_tidy_frames_and_return_figures(curve):
     assert isinstance(fig, Figure) and len(fig.axes[0].collections) == 2
 
 
-def test_quick_report_writes_every_file(tmp_path):
+def test_quick_report_writes_every_file_and_resumes_from_its_studies(tmp_path, monkeypatch):
+    import vaebench.execution.tasks as tasks
+
+    trained, real = [], tasks.train
+    monkeypatch.setattr(tasks, "train", lambda cfgs, **kw: trained.append(len(cfgs)) or real(cfgs, **kw))
     out = tmp_path / "conf"
     assert conformance.main(["--quick", "--out", str(out)]) == 0
+    # every run is stored in a study under OUT/studies: the linear VAE's, and each search round's
+    root = out / "studies"
+    studies = {p.parent.relative_to(root).as_posix() for p in root.rglob("study.json")}
+    assert studies == {"linear-vae", "collapse-linear/round-0", "collapse-linear/round-1",
+                       "collapse-relu/round-0", "collapse-relu/round-1"}
+    stored = sum(len(store.load_results(out / "studies" / s)) for s in studies)
+    assert stored == sum(trained) and len(store.load_results(out / "studies" / "linear-vae")) == 2 * 2 * 2
+    before = {n: (out / n).read_bytes() for n in ("conformance.csv", "linear_vae.csv", "phase.csv",
+                                                  "linear_transitions.csv", "rate_distortion.csv")}
+    trained.clear()
+    assert conformance.main(["--quick", "--out", str(out)]) == 0
+    assert trained == [] and {n: (out / n).read_bytes() for n in before} == before  # resumed: nothing new
     for name in ("report.md", "report.html", "fig1_rate_distortion.png", "fig2_phase_diagram.png",
                  "conformance.csv", "rate_distortion.csv", "probit.csv", "phase.csv"):
         assert (out / name).stat().st_size > 0, name
@@ -175,3 +193,17 @@ def test_exact_inference_rows_agree_on_the_linear_gaussian_vae():
     # 20 000 draws leave the d = 2 Monte Carlo interval wider than its ±0.01 band: not yet evidence
     wide = surgery.iloc[1]
     assert wide["hi"] - wide["lo"] > 0.02 and not wide["agrees"] and wide["verdict"] == "inconclusive"
+
+
+@pytest.mark.slow
+def test_the_trained_tables_are_the_same_on_dask(tmp_path):
+    quick = {**conformance.QUICK, "coverage_repeats": 2, "probit_seeds": 4, "ba_slopes": 2,
+             "exact": {"n": 50, "iwae_seeds": 2, "mc_draws": 2000}}
+    local = conformance.compute(quick, [], tmp_path / "local")
+    on_dask = conformance.compute(quick, [], tmp_path / "dask", executor="dask", workers=2)
+    for name in ("linear_vae", "linear_transitions", "phase", "rate_distortion"):
+        assert len(local[name]) > 0
+        pd.testing.assert_frame_equal(on_dask[name], local[name], obj=name)
+    timings = sorted((tmp_path / "dask").rglob("timings.json"))
+    assert len(timings) == 5  # the linear VAE's study and two rounds of each search, all on Dask
+    assert all(json.loads(t.read_text())["executor"] == "dask" for t in timings)
