@@ -69,6 +69,8 @@ def test_bands_one_direction_encodes_the_other_is_noise():
     assert scaled["latent_signal_major"] == pytest.approx(got["latent_signal_major"], abs=1e-9)
     det = latent_signal(mu, np.full_like(logvar, -np.inf))
     assert math.isnan(det["latent_signal_major"])  # a deterministic encoder has no noise to compare with
+    ae = latent_signal(rng.normal(size=(n, 2)), np.full((n, 2), -np.inf))  # μ spans the plane, σ = 0
+    assert all(math.isnan(v) for v in ae.values())
 
 
 def test_signal_shares_average_the_posterior_variance_not_its_log():
