@@ -65,6 +65,8 @@ def _data():
     (lambda d: d["claim"][0]["part"][0]["a"].update(colour=1),
      "claim[0].part[0].a.colour = 1: must be absent"),
     (lambda d: d["claim"][1].update(key="beta_edges"), "claim.key = "),
+    (lambda d: d["claim"][0]["part"][0]["a"].update(beta=True),  # a bool is no number (True == 1)
+     "claim[0].part[0].a.beta = True: must be a number"),
 ])
 def test_a_bad_field_is_one_line_naming_it(edit, message):
     data = _data()

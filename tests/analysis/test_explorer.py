@@ -35,6 +35,13 @@ def test_quantise_round_trip_within_half_a_step():
     assert np.allclose(back.min(0), v.min(0)) and np.allclose(back.max(0), v.max(0))
     const = dequantise(quantise(np.full((5, 1), 2.5)))  # a constant column: no division by zero
     np.testing.assert_array_equal(const, 2.5)
+    bad = v.copy()
+    bad[0, 0], bad[1, 1] = np.nan, np.inf  # non-finite values become their column's lo
+    back, finite = dequantise(quantise(bad)), np.isfinite(bad)
+    lo, hi = np.nanmin(np.where(finite, bad, np.nan), 0), np.nanmax(np.where(finite, bad, np.nan), 0)
+    assert back[0, 0] == pytest.approx(lo[0]) and back[1, 1] == pytest.approx(lo[1])
+    err = np.abs(back - bad)[finite] <= np.broadcast_to((hi - lo) / 65535 / 2 + 1e-12, bad.shape)[finite]
+    assert err.all()
 
 
 def test_explorer_data_subsamples_the_same_rows_for_every_array():
@@ -49,6 +56,8 @@ def test_explorer_data_subsamples_the_same_rows_for_every_array():
         np.testing.assert_array_equal(quadrant, (recon[:, 0] >= 0.5) + 2 * (recon[:, 1] >= 0.5))
         x = arrays[run["id"]]["x"]  # rows drawn without replacement
         assert len({tuple(r) for r in np.round(recon, 3)}) == 300 and len(x) == 2000
+    every = explorer_data(results, arrays.__getitem__, n_points=5000)  # more than a run has: all its rows
+    assert all(dequantise(run["mu"]).shape == (2000, 2) for run in every["runs"])
 
 
 def test_explorer_leaves_out_runs_that_are_not_ok():

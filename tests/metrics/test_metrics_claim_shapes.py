@@ -69,7 +69,20 @@ def test_bands_one_direction_encodes_the_other_is_noise():
     assert scaled["latent_signal_major"] == pytest.approx(got["latent_signal_major"], abs=1e-9)
     det = latent_signal(mu, np.full_like(logvar, -np.inf))
     assert math.isnan(det["latent_signal_major"])  # a deterministic encoder has no noise to compare with
+    ae = latent_signal(rng.normal(size=(n, 2)), np.full((n, 2), -np.inf))  # μ spans the plane, σ = 0
+    assert all(math.isnan(v) for v in ae.values())
 
+
+def test_signal_shares_average_the_posterior_variance_not_its_log():
+    # law of total variance: Var(z) = Var(μ) + E[σ²]; σ² = 0.1 on half the points and 0.9 on the other
+    # half: E[σ²] = 0.5 and the share is 0.4 / 0.9 (exp E[ln σ²] = 0.3 would give 0.4 / 0.7)
+    rng = np.random.default_rng(6)
+    n = 40000
+    mu = rng.normal(size=(n, 1)) * math.sqrt(0.4)
+    var = np.where(np.arange(n)[:, None] % 2 == 0, 0.1, 0.9)
+    z = mu + np.sqrt(var) * rng.normal(size=(n, 1))  # the share by simulation, Var(μ) / Var(z)
+    assert signal_shares(mu, np.log(var)) == pytest.approx([0.4 / 0.9], abs=0.01)
+    assert signal_shares(mu, np.log(var))[0] == pytest.approx(mu.var() / z.var(), abs=0.01)
 
 def test_affine_r2_of_the_probit_map_is_three_over_pi():
     x = np.random.default_rng(3).random((200000, 2))
