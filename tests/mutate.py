@@ -709,6 +709,46 @@ MUTATIONS += [
       (T_FUSED, "-k", "frozen and auto")),
 ]
 
+# --- the execution layer (issue 22) and the collapse search through run_study ---
+T_THREADS = "tests/test_threads.py"
+T_STATS = "tests/test_statistics.py"
+T_COLLAPSE = "tests/test_collapse.py"
+MUTATIONS += [
+    M("threads-eval-flushes", "vaebench/threads.py", "return _flush(False)", "return _flush(True)",
+      "evaluation runs with denormals flushed: its numbers depend on the evaluating thread",
+      (T_THREADS, "-k", "flushes_denormals_and_evaluating_does_not")),
+    M("threads-state-not-restored", "vaebench/threads.py", "        torch.set_flush_denormal(before)",
+      "        pass", "the caller's floating-point state is not restored after training or evaluating",
+      (T_THREADS, "-k", "restore")),
+    M("plan-units-one-thread", "vaebench/execution/plan.py", "runs = wave_runs(layout.threads, shard_size)",
+      "runs = wave_runs(1, shard_size)", "units sized for one thread whatever the layout",
+      ("tests/test_execution.py", "-k", "units_are_consecutive")),
+    M("tasks-eval-threads-unpinned", "vaebench/execution/tasks.py",
+      "    with threads.one_intra_op_thread():", "    if True:",
+      "evaluation threads keep torch's intra-op threads (cores oversubscribed)",
+      ("tests/test_runner.py", "-k", "usable_cores")),
+    M("holm-off-by-one", "vaebench/statistics.py", "(m - np.arange(m)) * p[order]",
+      "(m - np.arange(m) - 1) * p[order]", "Holm's multipliers one too small (m − i instead of m − i + 1)",
+      (T_STATS, "-k", "holm")),
+    M("holm-nan-kept", "vaebench/statistics.py", "keep = np.flatnonzero(np.isfinite(p))",
+      "keep = np.arange(len(p))", "Holm counts NaN p-values in the family where the caller skips them",
+      (T_STATS, "-k", "holm")),
+    M("shell-failures-as-crashes", "vaebench/shell.py", "if isinstance(err, failures):", "if False:",
+      "a known failure (a shard that failed) is reported as a crash with a traceback log",
+      ("tests/test_execution.py", "-k", "error_shell")),
+    M("collapse-refine-this-round", "vaebench/collapse.py",
+      "ladders = refinement(transitions(runs), spec.points)",
+      "ladders = refinement(transitions(rows), spec.points)",
+      "brackets refined from this round's runs only, not every round's",
+      (T_COLLAPSE, "-k", "bracket_narrows")),
+    M("collapse-error-of-mean", "vaebench/collapse.py", 'a["x"].astype(np.float64) - a["recon"]',
+      'a["x"].astype(np.float64) - a["recon_mean"]', "the distortion of decode(μ), not of decode(z)",
+      (T_COLLAPSE, "-k", "cli_writes_runs")),
+    M("collapse-retries-betas", "vaebench/collapse.py", "[b for b in betas if (*key, b) not in done]",
+      "list(betas)", "a round trains β values an earlier round already trained",
+      (T_COLLAPSE, "-k", "bracket_narrows")),
+]
+
 
 def _pytest(m: Mutation) -> int | None:
     """pytest's exit status on the mutation's tests (None: it ran past TIMEOUT)."""
