@@ -36,7 +36,7 @@ from analysis.conformance_table import conformance_table
 from vaebench import closed_forms
 from vaebench.collapse import CollapseSearch, measure, search, summarise, transitions
 from vaebench.grid import Grid
-from vaebench.runner import EXECUTORS, run_study
+from vaebench.runner import add_executor_arguments, run_study
 from vaebench.shell import guarded
 
 __all__ = ["FULL", "QUICK", "compute", "conformance_table", "main", "rd_curves", "study_points", "write"]
@@ -183,12 +183,7 @@ def parser() -> argparse.ArgumentParser:
         help="a study directory whose runs join the rate–distortion check (repeatable)",
     )
     p.add_argument("--quick", action="store_true", help="small settings, seconds (for tests)")
-    p.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
-                   help="where the runs train: in this process (local, default) or on a dask cluster")
-    p.add_argument("--scheduler", metavar="ADDR",
-                   help="dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="LocalCluster worker processes (dask; default: the usable cores)")
+    add_executor_arguments(p, "the runs")
     return p
 
 

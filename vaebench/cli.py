@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The ``vaebench`` argument parser (subcommands ``run`` and ``status``)."""
     from vaebench.defaults import N_EVAL
-    from vaebench.runner import DEFAULT_SHARD_SIZE, EXECUTORS
+    from vaebench.runner import DEFAULT_SHARD_SIZE, add_executor_arguments
 
     parser = _Parser(prog="python -m vaebench", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,17 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
                          description=RUN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("grid", metavar="GRID.toml", help="the grid file (see vaebench.grid for its format)")
     run.add_argument("--out", required=True, metavar="DIR", help="study directory (created if needed)")
-    run.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
-                     help="where shards train: in this process (local, default) or on a dask cluster")
-    run.add_argument("--scheduler", metavar="ADDR",
-                     help="dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
+    add_executor_arguments(run, "shards")
     run.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the grid's device")
     run.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, metavar="N",
                      help=f"at most N runs per shard, trained as one batch (default {DEFAULT_SHARD_SIZE})")
     run.add_argument("--n-eval", type=int, metavar="N",
                      help=f"evaluation points per run (default: the grid's, else {N_EVAL})")
-    run.add_argument("--workers", type=int, metavar="N",
-                     help="LocalCluster worker processes (dask; default: the usable cores)")
     run.add_argument("--threads", type=int, metavar="N",
                      help="local: training workers and evaluation threads (default: the usable cores); "
                           "dask: torch threads per worker process (default 1)")

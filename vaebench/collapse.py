@@ -40,7 +40,7 @@ from vaebench.config import RunConfig, check_float, check_int
 from vaebench.files import atomic_write
 from vaebench.grid import Grid
 from vaebench.metrics import kl_per_dimension
-from vaebench.runner import EXECUTORS, run_study
+from vaebench.runner import add_executor_arguments, run_study
 from vaebench.statistics import t_half_width
 
 MIN_SEEDS = 2  # an interval over seeds needs at least two
@@ -246,12 +246,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, nargs="*", default=[30, 30], metavar="W",
                    help="hidden widths (none: a linear VAE)")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
-                   help="where each round trains: in this process (local, default) or on a dask cluster")
-    p.add_argument("--scheduler", metavar="ADDR",
-                   help="dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="LocalCluster worker processes (dask; default: the usable cores)")
+    add_executor_arguments(p, "the rounds")
     p.add_argument("--threads", type=int, metavar="N",
                    help="local: training workers and evaluation threads; dask: torch threads per worker")
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines of each round's study")

@@ -225,3 +225,15 @@ def _execute(plan: StudyPlan, study: store.OpenStudy, units: list[Unit], report:
             report.shard(len(records), sum(int(rec.row["steps"]) for rec in records))
     finally:
         ex.close()
+
+
+def add_executor_arguments(parser: Any, what: str) -> None:
+    """The command-line options that choose where ``what`` trains (``--executor``, ``--scheduler``,
+    ``--workers``), stated once for every command that runs studies."""
+    parser.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
+                        help=f"where {what} train: in this process (local, default) or on a dask cluster")
+    parser.add_argument("--scheduler", metavar="ADDR",
+                        help="dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                             "(default: a LocalCluster on 127.0.0.1)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="LocalCluster worker processes (dask; default: the usable cores)")
