@@ -38,7 +38,7 @@ def test_each_executor_states_its_layout_and_the_plan_resolves_the_defaults(monk
     assert EXECUTORS["dask"].layout(2, 4) == Layout(2, 1, 1, 4)
 
 
-def test_units_are_consecutive_shards_of_at_least_32_runs_per_thread():
+def test_units_are_consecutive_shards_of_at_most_32_runs_per_thread():
     cfgs = tiny_grid().configs()
     # shards of 2: [vae d2 ×2, ×2, vae d1 ×2, ×2, wae, probit]; 2 threads: units of ≥ 2·min(2, 32) = 4 runs
     units = plan_units(cfgs, 2, Layout(2, 2, 2))
@@ -49,6 +49,22 @@ def test_units_are_consecutive_shards_of_at_least_32_runs_per_thread():
     big = [RunConfig(n_train=100, steps=20, batch_size=16, hidden=[8], seed=s) for s in range(70)]
     assert [[len(s) for s in u] for u in plan_units(big, 64, Layout(1, 1, 1))] == [[32], [32], [6]]
     assert [[len(s) for s in u] for u in plan_units(big, 64, Layout(2, 2, 2))] == [[64], [6]]
+
+
+def test_units_run_the_largest_work_first_so_a_study_ends_on_its_smallest_units():
+    """Units ordered by their runs' steps plus evaluation (plan.run_cost), largest first, whatever the grid
+    order: the workers that finish first wait for a small unit, not a long one (ties keep grid order)."""
+    short = [RunConfig(n_train=100, steps=20, batch_size=16, hidden=[8], seed=s) for s in range(40)]
+    long = [RunConfig(n_train=100, steps=6000, batch_size=16, hidden=[8], seed=s) for s in range(40)]
+    cfgs = [*short, *long]
+    units = plan_units(cfgs, 64, Layout(1, 1, 1))
+    # shards [32, 8] of each group; 32 long runs, 32 short (64 640 steps), 8 long (64 000), 8 short
+    assert units == [[list(range(40, 72))], [list(range(32))], [list(range(72, 80))], [list(range(32, 40))]]
+    cost = [sum(plan_mod.run_cost(cfgs[i]) for s in u for i in s) for u in units]
+    assert cost == sorted(cost, reverse=True)
+    assert plan_mod.run_cost(long[0]) == 6000 + plan_mod.EVAL_COST_STEPS
+    # the runner keeps the order, numbering shards as they run: every run once
+    assert sorted(i for u in units for s in u for i in s) == list(range(len(cfgs)))
 
 
 @pytest.mark.slow
@@ -69,6 +85,26 @@ def test_dask_submits_one_task_per_unit_and_stores_one_part_per_shard(tmp_path, 
     assert len(list((tmp_path / "dask" / "results").glob("part-*.parquet"))) == 6
     timings = list(store.TIMING_COLUMNS)
     pd.testing.assert_frame_equal(dask.drop(columns=timings), local.drop(columns=timings), check_exact=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+def test_the_local_cluster_forks_its_workers_without_dasks_malloc_trim_threshold():
+    """A LocalCluster worker starts from this process (vaebench already imported: no 2-3 s import per
+    worker) and without MALLOC_TRIM_THRESHOLD_ (1.4× slower evaluation, execution/dask.py)."""
+    pytest.importorskip("dask.distributed")
+    import vaebench.execution.tasks  # noqa: F401  (the client imports it before the cluster starts)
+    from vaebench.execution import dask as dask_mod
+
+    ex = EXECUTORS["dask"](None, Layout(1, 1, 1, 2))
+    try:
+        seen = ex.client.run(lambda: ("vaebench.execution.tasks" in sys.modules,
+                                      os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.getppid()))
+    finally:
+        ex.close()
+    assert len(seen) == 2 and set(seen.values()) == {(True, None, os.getpid())}
+    assert dask_mod.local_cluster_config()["distributed.worker.multiprocessing-method"] == "fork"
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # nor set in the client (dask's nannies set it there)
 
 
 def _record(cfg: RunConfig) -> store.RunRecord:

@@ -336,7 +336,9 @@ def test_waves_store_every_shard_as_its_own_part_and_give_the_same_table(referen
 def test_plan_waves_collects_consecutive_shards_up_to_the_wave_size():
     from vaebench.execution import plan_waves
 
-    assert plan_waves([64, 64, 64, 28, 38, 1, 1], 128) == [[0, 1], [2, 3, 4], [5, 6]]
+    # no wave overshoots: 64 + 28 + 38 = 130 > 128 starts a new wave at 38
+    assert plan_waves([64, 64, 64, 28, 38, 1, 1], 128) == [[0, 1], [2, 3], [4, 5, 6]]
+    assert plan_waves([200, 3, 130, 128], 128) == [[0], [1], [2], [3]]  # a shard above the size: its own
     assert plan_waves([1, 1, 1], 1) == [[0], [1], [2]]
     assert plan_waves([5], 100) == [[0]] and plan_waves([], 4) == []
 
