@@ -21,7 +21,7 @@ requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs 
 
 
 # ``metrics_route``: run a test on both routes of the metrics' O(n²) and neighbour code, the CPU kernel's
-# (vaebench/_metrics_kernel.c) and the fallback's (KD-trees, PyTorch and NumPy blocks) used where no C
+# (vaebench/kernel/metric_loops.c) and the fallback's (KD-trees, PyTorch and NumPy blocks) used where no C
 # compiler builds the kernel.
 @pytest.fixture(params=["kernel", "fallback"])
 def metrics_route(request, monkeypatch):

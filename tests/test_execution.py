@@ -172,10 +172,19 @@ def test_the_error_shell_gives_one_line_and_an_exit_status_per_kind_of_failure(t
 @pytest.mark.slow
 def test_a_real_dask_scheduler_and_workers_on_loopback_run_a_study_as_a_cluster_user_does(tmp_path):
     """`dask scheduler` and `dask worker --nworkers 2 --nthreads 1` as separate processes on 127.0.0.1
-    (the workers import vaebench from their own environment: PYTHONPATH here), addressed by tcp://."""
+    (the workers import vaebench from their own environment: PYTHONPATH here), addressed by tcp://, with
+    the README's dask configuration file that leaves MALLOC_TRIM_THRESHOLD_ unset in the workers."""
     pytest.importorskip("dask.distributed")
+    from dask.distributed import Client
+
     root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    readme = (Path(root) / "README.md").read_text()
+    config = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "MALLOC_TRIM_THRESHOLD_: null" in config
+    (tmp_path / "dask-config").mkdir()
+    (tmp_path / "dask-config" / "vaebench.yaml").write_text(config)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+           "DASK_CONFIG": str(tmp_path / "dask-config")}
     info = tmp_path / "scheduler.json"
     common = ["--no-dashboard"]
     quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -195,6 +204,9 @@ def test_a_real_dask_scheduler_and_workers_on_loopback_run_a_study_as_a_cluster_
         timings = list(store.TIMING_COLUMNS)
         pd.testing.assert_frame_equal(dask.drop(columns=timings), local.drop(columns=timings),
                                       check_exact=True)
+        with Client(address, timeout="10s") as client:
+            seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert len(seen) == 2 and set(seen.values()) == {None}
     finally:
         for p in reversed(procs):
             p.terminate()

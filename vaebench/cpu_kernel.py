@@ -1,4 +1,4 @@
-"""The CPU kernel (the C sources in ``vaebench/kernel/``, and ``_metrics_kernel.c`` for the metrics suite's
+"""The CPU kernel (the C sources in ``vaebench/kernel/``: the training kernel and the metrics suite's
 O(n²) loops): built once per machine with the system C compiler into one library, loaded by ctypes.
 
 A training step of the seed VAE on the CPU spends its time streaming small activations through memory
@@ -41,11 +41,10 @@ from pathlib import Path
 from vaebench import kernel
 
 # the training kernel (one unit, library.c) and the metrics suite's O(n²) loops (metrics.c, which includes
-# _metrics_kernel.c), built into one library; the build's name hashes every source
+# metric_loops.c), built into one library; the build's name hashes every source
 KERNEL_DIR = Path(__file__).with_name("kernel")
 UNITS = (KERNEL_DIR / "library.c", KERNEL_DIR / "metrics.c")
-SOURCES = (*sorted([*KERNEL_DIR.glob("*.c"), *KERNEL_DIR.glob("*.h")]),
-           Path(__file__).with_name("_metrics_kernel.c"))
+SOURCES = tuple(sorted([*KERNEL_DIR.glob("*.c"), *KERNEL_DIR.glob("*.h")]))
 FLAGS = ["-O3", "-march=native", "-std=gnu11", "-fPIC", "-shared", "-fno-math-errno"]
 ENV = "VAEBENCH_CPU_KERNEL"  # "auto" (default): the kernel if it builds; "torch": PyTorch operators only
 MAX_LAYERS = kernel.MAX_LAYERS  # per MLP, the kernel's fixed table size (a Net)

@@ -2,8 +2,8 @@
 signatures, and the enums' names (from :mod:`vaebench.objective`, which states them once).
 
 The C sources live beside this file (``kernel.h``, ``simd.h``, ``mlp.c``, ``adam.c``, ``stats.c``,
-``fused.c``, ``layout.c``, compiled as one unit by ``library.c``; ``metrics.c`` wraps
-``vaebench/_metrics_kernel.c``). :mod:`vaebench.cpu_kernel` builds and loads them. Every integer is
+``fused.c``, ``layout.c``, compiled as one unit by ``library.c``; ``metrics.c`` the
+metrics suite's loops, ``metric_loops.c``). :mod:`vaebench.cpu_kernel` builds and loads them. Every integer is
 ``int64_t`` in C and :class:`ctypes.c_int64` here; ``tests/test_kernel_layout.py`` compares every struct's
 size and field offsets, and every enum's names, with the C side (``vb_layout``).
 
@@ -100,7 +100,7 @@ SIGNATURES: dict[str, tuple[list, object]] = {
     "vb_fused_scratch_floats": ([ctypes.POINTER(Net), ctypes.POINTER(Net), i64, i64], i64),
     "vb_fused_steps": ([ctypes.POINTER(Step), i64], None),
     "vb_layout": ([i64, ctypes.POINTER(LayoutEntry)], i64),
-    # the metrics suite's (vaebench/_metrics_kernel.c; its Grid is bound in vaebench.metrics._neighbours)
+    # the metrics suite's (metric_loops.c; its Grid, in kernel.h, is bound in vaebench.metrics._neighbours)
     "vb_pair_sum": ([i64, i64, ptr, i64, f64], f64),
     "vb_rank_counts": ([ptr, i64, ptr, ptr, ptr, ptr], i64),
     "vb_knn": ([ptr, i64, ptr, i64, ptr, ptr], None),

@@ -6,8 +6,8 @@
  * Conventions: every integer is int64_t (ctypes.c_int64), every array float32 unless said otherwise, a
  * model's row of P parameters as vaebench.model.Layout says (a layer's weight [n_in, n_out] row-major at
  * w_at, its bias [n_out] at b_at). Arrays of M models are model-major: model m's part at base + m * stride.
- * The metrics kernel's Grid (the points binned for its neighbour searches) is defined in
- * vaebench/_metrics_kernel.c and checked the same way (metrics.c).
+ * The metrics suite's Grid (the points binned for its neighbour searches, metric_loops.c) is here too,
+ * checked the same way (metrics.c; bound in vaebench.metrics._neighbours).
  */
 #ifndef VB_KERNEL_H
 #define VB_KERNEL_H
@@ -126,5 +126,18 @@ void vb_exp(int64_t n, const float *in, float scale, float *out);
 int64_t vb_fused_scratch_floats(const Net *enc, const Net *dec, int64_t B, int64_t P);
 void vb_fused_steps(const Step *s, int64_t n);
 int64_t vb_layout(int64_t i, LayoutEntry *out);
+
+/* Neighbour search on a grid. The points are binned into gx × gy cells over the box [lo, lo + g·h) of
+ * two coordinates (a0, a1: the two of largest variance; one coordinate and gy = 1 for d = 1), stored cell
+ * by cell: ``sorted`` column-major [d][n] in cell order, ``order`` their original indices, ``start``
+ * [gx·gy + 1] where each cell begins. A k-NN query scans rings of cells around its own cell, nearest
+ * first, until no unseen cell can hold a point nearer than its k-th (the gap to the scanned block, less a
+ * margin for the rounding of cell edges, exceeds the k-th distance). Exact, ties in index order. */
+typedef struct {
+    int64_t n, d, gx, gy, a0, a1;
+    const double *sorted;
+    const int64_t *order, *start;
+    double lo0, lo1, h0, h1, inv0, inv1, margin;
+} Grid;
 
 #endif

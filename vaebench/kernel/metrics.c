@@ -1,9 +1,9 @@
-/* The metrics suite's O(n²) loops (vaebench/_metrics_kernel.c, compiled as it is) and the layout of its
- * Grid struct for tests/test_kernel_layout.py (read through vb_layout, layout.c). */
+/* The metrics suite's O(n²) loops (metric_loops.c) and the layout of their
+ * Grid struct (kernel.h) for tests/test_kernel_layout.py (read through vb_layout, layout.c). */
 #include <stddef.h>
 
-#include "../_metrics_kernel.c"
 #include "kernel.h"
+#include "metric_loops.c"
 
 #define GRID_FIELD(f) {"Grid", #f, (int64_t)offsetof(Grid, f), (int64_t)sizeof(((Grid *)0)->f)},
 const LayoutEntry vb_grid_layout[] = {

@@ -7,7 +7,7 @@ points, remembered), and how many of its points lie strictly inside a ball aroun
 and treat any other array-like as a fresh one.
 
 Two routes, the same answers: the CPU kernel's grid (``vb_knn``, ``vb_count_within`` in
-``vaebench/_metrics_kernel.c``: the points binned once into cells of two coordinates, each query scanning
+``vaebench/kernel/metric_loops.c``: the points binned once into cells of two coordinates, each query scanning
 rings of cells until no unseen cell can hold a nearer point; exact), or, without the kernel,
 ``scipy.spatial.cKDTree``. Distances are the same to rounding; neighbours at exactly equal distances come
 in index order on the kernel's route, in the tree's order on the other.
@@ -69,7 +69,7 @@ class PointSet:
             return self._tree
 
     def grid(self) -> _Grid:
-        """The kernel's grid (``_metrics_kernel.c``): the points binned into about n square cells over
+        """The kernel's grid (``kernel/metric_loops.c``): the points binned into about n square cells over
         the two coordinates of widest central range (one for d = 1), stored cell by cell."""
         with self._lock:  # evaluation threads share x's PointSet: one grid, never replaced
             if self._grid is None:
@@ -128,7 +128,7 @@ class _GridSpec(ctypes.Structure):
 
 class _Grid:
     """The points binned for ``vb_knn`` / ``vb_count_within`` (the ``Grid`` struct of
-    ``_metrics_kernel.c``; the arrays it points to live as long as this object)."""
+    ``kernel/metric_loops.c``; the arrays it points to live as long as this object)."""
 
     def __init__(self, points: np.ndarray):
         n, d = points.shape

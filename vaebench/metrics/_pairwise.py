@@ -1,7 +1,7 @@
 """Sums over all pairs of points, Σ_i Σ_j f(‖y_i − y_j‖²), without an n×n matrix in memory.
 
 :func:`gaussian_pair_sum` and :func:`distance_pair_sum` are what the metrics call: one pass of the CPU
-kernel (``vb_pair_sum`` in ``vaebench/_metrics_kernel.c``: squared distances in the difference form, the
+kernel (``vb_pair_sum`` in ``vaebench/kernel/metric_loops.c``: squared distances in the difference form, the
 exponential to about one ulp, four lanes at once, about 1 ms for n = 2 000 in 2-D), or, where the kernel is
 not built (no C compiler, ``VAEBENCH_CPU_KERNEL=torch``), :func:`pairwise_sum` with the same f. Both
 give the same sums to rounding (~1e-13 relative; tests check them against each other and against the

@@ -1,6 +1,6 @@
 /* The metrics suite's O(n^2) loops in float64 (vaebench.metrics._pairwise, vaebench.metrics.structure).
  *
- * Built into the same library as _cpu_kernel.c (vaebench/cpu_kernel.py). Points come column-major,
+ * Built into the same library as the training kernel (metrics.c, vaebench/cpu_kernel.py). Points come column-major,
  * y[c * n + i] = coordinate c of point i, so the inner loops over points read contiguous memory. Squared
  * distances use the difference form sum_c (y_ci - y_cj)^2: exact to rounding, 0 on the diagonal.
  * Without a C compiler the Python fallbacks compute the same numbers (tests check both).
@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "kernel.h"
 
 #define BLOCK 256 /* columns per pass: the squared distances stay in L1 */
 
@@ -90,18 +92,7 @@ double vb_pair_sum(int64_t n, int64_t d, const double *y, int64_t kind, double s
     return diagonal + 2.0 * (acc[0] + acc[1] + acc[2] + acc[3]);
 }
 
-/* Neighbour search on a grid. The points are binned into gx × gy cells over the box [lo, lo + g·h) of
- * two coordinates (a0, a1: the two of largest variance; one coordinate and gy = 1 for d = 1), stored cell
- * by cell: ``sorted`` column-major [d][n] in cell order, ``order`` their original indices, ``start``
- * [gx·gy + 1] where each cell begins. A k-NN query scans rings of cells around its own cell, nearest
- * first, until no unseen cell can hold a point nearer than its k-th (the gap to the scanned block, less a
- * margin for the rounding of cell edges, exceeds the k-th distance). Exact, ties in index order. */
-typedef struct {
-    int64_t n, d, gx, gy, a0, a1;
-    const double *sorted;
-    const int64_t *order, *start;
-    double lo0, lo1, h0, h1, inv0, inv1, margin;
-} Grid;
+/* Neighbour search on the Grid of kernel.h. */
 
 static inline int64_t cell_of(double v, double lo, double inv, int64_t g) {
     const double c = floor((v - lo) * inv);
