@@ -23,6 +23,20 @@ requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs 
 # ``metrics_route``: run a test on both routes of the metrics' O(n²) and neighbour code, the CPU kernel's
 # (vaebench/kernel/metric_loops.c) and the fallback's (KD-trees, PyTorch and NumPy blocks) used where no C
 # compiler builds the kernel.
+@pytest.fixture(autouse=True)
+def no_dask_malloc_trim():
+    """A dask LocalCluster started with dask's defaults (as a user's own cluster is, in
+    tests/reliability/test_dask_worker_killed.py) sets MALLOC_TRIM_THRESHOLD_ in the environment of the
+    process that starts it, and every process started from it afterwards inherits it: each test starts
+    with this process's environment as it was."""
+    before = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    yield
+    if before is None:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    else:
+        os.environ["MALLOC_TRIM_THRESHOLD_"] = before
+
+
 @pytest.fixture(params=["kernel", "fallback"])
 def metrics_route(request, monkeypatch):
     from vaebench import cpu_kernel
