@@ -5,8 +5,13 @@ The device parameter is ``cpu`` and ``cuda``; CUDA cases skip cleanly without a 
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +20,26 @@ import torch
 DEVICES = [pytest.param("cpu", id="cpu"),
            pytest.param("cuda", id="cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
                                                                        reason="needs a CUDA device"))]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_python(args: list[str]) -> None:
+    """``python ARGS`` in the repository root with it on PYTHONPATH (the commands a user types); an
+    AssertionError with the end of stderr where it fails."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+
+
+def require_entry(module: str, *files: str) -> None:
+    """Skip unless ``module`` can be imported and every one of ``files`` (relative to the root) exists."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not available")
+    for f in files:
+        if not (ROOT / f).is_file():
+            pytest.skip(f"{f} is missing")
 
 
 def sync(device: str) -> None:

@@ -14,43 +14,20 @@ study's own ``timings.json`` is kept in ``extra_info`` (its wall time excludes t
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
+from bench.common import ROOT, machine_info, measure, require_entry, run_python
 
-import pytest
-
-from bench.common import machine_info, measure
-
-ROOT = Path(__file__).resolve().parents[1]
 # the study's rate is compared on last round's 264-run default study, frozen before the exact-inference
 # block joined the suite (issue 21's ≥ 0.45× target; today's default study has 30 000-step runs)
 STUDY_264 = "bench/grids/seed-figures-264.toml"
 
 
-def _run(args: list[str]) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-
-
-def _require(module: str, *files: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not available")
-    for f in files:
-        if not (ROOT / f).is_file():
-            pytest.skip(f"{f} is missing")
-
 
 def test_smoke_study_cli(benchmark, quick, tmp_path):
-    _require("vaebench.cli", "grids/smoke.toml")
+    require_entry("vaebench.cli", "grids/smoke.toml")
     rounds = iter(range(100))
 
     def run():
-        _run(["-m", "vaebench", "run", "grids/smoke.toml", "--out", str(tmp_path / f"s{next(rounds)}"),
+        run_python(["-m", "vaebench", "run", "grids/smoke.toml", "--out", str(tmp_path / f"s{next(rounds)}"),
               "--quiet"])
 
     benchmark.group = "end to end"
@@ -71,7 +48,7 @@ def _model_steps(grid: str) -> int:
 
 
 def test_study_cli_vs_engine(benchmark, quick, tmp_path):
-    _require("vaebench.cli", STUDY_264, "grids/smoke.toml")
+    require_entry("vaebench.cli", STUDY_264, "grids/smoke.toml")
     import json
     import time
 
@@ -89,7 +66,7 @@ def test_study_cli_vs_engine(benchmark, quick, tmp_path):
 
     def run():
         last["out"] = tmp_path / f"s{next(rounds)}"
-        _run(["-m", "vaebench", "run", grid, "--out", str(last["out"]), "--quiet"])
+        run_python(["-m", "vaebench", "run", grid, "--out", str(last["out"]), "--quiet"])
 
     benchmark.group = "end to end"
     best = measure(benchmark, run, rounds=1, quick=True)  # one round: a minute of work
@@ -107,14 +84,14 @@ def test_study_cli_vs_engine(benchmark, quick, tmp_path):
 
 
 def test_default_report(benchmark, quick, tmp_path):
-    _require("analysis.report", "grids/seed-figures.toml", "grids/smoke.toml")
+    require_entry("analysis.report", "grids/seed-figures.toml", "grids/smoke.toml")
     args = ["-m", "analysis.report", "--out", str(tmp_path / "report")] + (["--quick"] if quick else [])
 
     def run():  # a fresh directory each time: the report resumes finished studies otherwise
         import shutil
 
         shutil.rmtree(tmp_path / "report", ignore_errors=True)
-        _run(args)
+        run_python(args)
 
     benchmark.group = "end to end"
     best = measure(benchmark, run, rounds=1, quick=True)  # one round: minutes of work
@@ -129,7 +106,7 @@ def test_report_118_runs(benchmark, quick, tmp_path):
     commit f2fba07 (bench/grids/seed-figures-118.toml: 118 runs of 3 000 steps, n_eval 5 000, variants,
     schedules, probit). With ``--benchmark-disable``: the ``--quick`` report."""
     grid = "bench/grids/seed-figures-118.toml"
-    _require("analysis.report", grid, "grids/smoke.toml")
+    require_entry("analysis.report", grid, "grids/smoke.toml")
     args = ["-m", "analysis.report", "--out", str(tmp_path / "report")] + (["--quick"] if quick else
                                                                            ["--grid", grid])
 
@@ -137,7 +114,7 @@ def test_report_118_runs(benchmark, quick, tmp_path):
         import shutil
 
         shutil.rmtree(tmp_path / "report", ignore_errors=True)
-        _run(args)
+        run_python(args)
 
     benchmark.group = "end to end"
     best = measure(benchmark, run, rounds=1, quick=True)  # one round: a minute of work

@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from bench.common import machine_info, measure
-from bench.test_end_to_end import STUDY_264, _require, _run
+from bench.common import machine_info, measure, require_entry, run_python
+from bench.test_end_to_end import STUDY_264
 
 
 def test_dask_vs_local(benchmark, quick, tmp_path):
-    _require("vaebench.cli", STUDY_264, "grids/smoke.toml")
+    require_entry("vaebench.cli", STUDY_264, "grids/smoke.toml")
     pytest.importorskip("dask.distributed")
     grid = "grids/smoke.toml" if quick else STUDY_264
     rounds = iter(range(100))
@@ -27,7 +27,7 @@ def test_dask_vs_local(benchmark, quick, tmp_path):
     def run_pair() -> None:
         for executor in ("local", "dask"):
             start = time.perf_counter()
-            _run(["-m", "vaebench", "run", grid, "--out", str(tmp_path / f"{executor}{next(rounds)}"),
+            run_python(["-m", "vaebench", "run", grid, "--out", str(tmp_path / f"{executor}{next(rounds)}"),
                   "--executor", executor, "--workers", "2", "--quiet"])
             seconds[executor].append(time.perf_counter() - start)
 

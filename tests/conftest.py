@@ -20,9 +20,6 @@ def device() -> str:
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-# ``metrics_route``: run a test on both routes of the metrics' O(n²) and neighbour code, the CPU kernel's
-# (vaebench/kernel/metric_loops.c) and the fallback's (KD-trees, PyTorch and NumPy blocks) used where no C
-# compiler builds the kernel.
 @pytest.fixture(autouse=True)
 def no_dask_malloc_trim():
     """A dask LocalCluster started with dask's defaults (as a user's own cluster is, in
@@ -37,6 +34,9 @@ def no_dask_malloc_trim():
         os.environ["MALLOC_TRIM_THRESHOLD_"] = before
 
 
+# ``metrics_route``: run a test on both routes of the metrics' O(n²) and neighbour code, the CPU kernel's
+# (vaebench/kernel/metric_loops.c) and the fallback's (KD-trees, PyTorch and NumPy blocks) used where no C
+# compiler builds the kernel.
 @pytest.fixture(params=["kernel", "fallback"])
 def metrics_route(request, monkeypatch):
     from vaebench import cpu_kernel

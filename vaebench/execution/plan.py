@@ -80,9 +80,9 @@ def plan_waves(sizes: list[int], runs: int) -> list[list[int]]:
     runs (a shard larger than ``runs`` is a wave of its own): no wave overshoots, so the units are about
     equal and the small ones are small (run last, :func:`plan_units`)."""
     waves: list[list[int]] = []
-    count = runs
+    count = 0
     for k, n in enumerate(sizes):
-        if count + n > runs:
+        if not waves or count + n > runs:
             waves.append([])
             count = 0
         waves[-1].append(k)
@@ -107,9 +107,8 @@ def plan_units(cfgs: list[RunConfig], shard_size: int, layout: Layout) -> list[l
     worker for the other's last task; the local executor for the last unit's evaluation)."""
     runs = wave_runs(layout.threads, shard_size)
     shards = plan_shards(cfgs, min(shard_size, runs))
-    waves = [[shards[k] for k in w] for w in plan_waves([len(s) for s in shards], runs)]
-    cost = [sum(run_cost(cfgs[i]) for shard in unit for i in shard) for unit in waves]
-    return [waves[k] for k in sorted(range(len(waves)), key=lambda k: -cost[k])]
+    units = [[shards[k] for k in w] for w in plan_waves([len(s) for s in shards], runs)]
+    return sorted(units, key=lambda unit: -sum(run_cost(cfgs[i]) for shard in unit for i in shard))
 
 
 def check_memory(cfgs: list[RunConfig], n_eval: int, shard_size: int, layout: Layout) -> memory.ShardMemory:

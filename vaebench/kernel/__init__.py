@@ -2,10 +2,10 @@
 signatures, and the enums' names (from :mod:`vaebench.objective`, which states them once).
 
 The C sources live beside this file (``kernel.h``, ``simd.h``, ``mlp.c``, ``adam.c``, ``stats.c``,
-``fused.c``, ``layout.c``, compiled as one unit by ``library.c``; ``metrics.c`` the
-metrics suite's loops, ``metric_loops.c``). :mod:`vaebench.cpu_kernel` builds and loads them. Every integer is
-``int64_t`` in C and :class:`ctypes.c_int64` here; ``tests/test_kernel_layout.py`` compares every struct's
-size and field offsets, and every enum's names, with the C side (``vb_layout``).
+``fused.c``, ``layout.c``, compiled as one unit by ``library.c``; the metrics suite's loops,
+``metric_loops.c``, compiled by ``metrics.c``). :mod:`vaebench.cpu_kernel` builds and loads them. Every
+integer is ``int64_t`` in C and :class:`ctypes.c_int64` here; ``tests/test_kernel_layout.py`` compares
+every struct's size and field offsets, and every enum's names, with the C side (``vb_layout``).
 
 Adding a statistic to the objective (say ``"tc"``):
 

@@ -1,8 +1,9 @@
 /* The metrics suite's O(n^2) loops in float64 (vaebench.metrics._pairwise, vaebench.metrics.structure).
  *
- * Built into the same library as the training kernel (metrics.c, vaebench/cpu_kernel.py). Points come column-major,
- * y[c * n + i] = coordinate c of point i, so the inner loops over points read contiguous memory. Squared
- * distances use the difference form sum_c (y_ci - y_cj)^2: exact to rounding, 0 on the diagonal.
+ * Built into the same library as the training kernel (metrics.c, vaebench/cpu_kernel.py). Points come
+ * column-major, y[c * n + i] = coordinate c of point i, so the inner loops over points read contiguous
+ * memory. Squared distances use the difference form sum_c (y_ci - y_cj)^2: exact to rounding, 0 on the
+ * diagonal.
  * Without a C compiler the Python fallbacks compute the same numbers (tests check both).
  */
 #include <math.h>
