@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import logsumexp
 
 from analysis.conformance_table import judge
@@ -28,6 +27,7 @@ from vaebench.closed_forms import (
     orthogonal_decoder,
 )
 from vaebench.defaults import RECON_VAR
+from vaebench.statistics import t_interval
 
 B = np.array([0.5, 0.5])
 
@@ -117,11 +117,11 @@ def _iwae_rows(x: np.ndarray, seeds: int, likelihood_bounds, exact_inference) ->
     rows, intervals = [], []
     for k in IWAE_KS:
         v = np.array([likelihood_bounds(vae, x, k=k, recon_var=RECON_VAR, seed=s).iwae for s in range(seeds)])
-        half = stats.t.ppf(0.975, seeds - 1) * v.std(ddof=1) / math.sqrt(seeds)
-        lo, hi = float(v.mean() - half), float(v.mean() + half)
+        ci = t_interval(v)
+        lo, hi = ci.lo, ci.hi
         intervals.append((lo, hi))
         rows.append(_row(f"IWAE_{k} ≤ exact log p(x) (linear VAE, q narrower than the posterior)", exact,
-                         float(v.mean()), lo, hi, -math.inf, exact + 0.005, "≤ +0.005", seeds))
+                         ci.mean, lo, hi, -math.inf, exact + 0.005, "≤ +0.005", seeds))
     rising = all(a[1] < b[0] for a, b in zip(intervals, intervals[1:], strict=False))
     gap = exact - rows[-1]["value"]
     rows.append({"check": f"IWAE_k rises with k = {', '.join(map(str, IWAE_KS))} towards log p(x)",
